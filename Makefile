@@ -1,0 +1,29 @@
+# Developer shortcuts. Everything here is also what .ci/run does, step by step.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
+
+.PHONY: install contracts contracts-check vectors forge-test test lint
+
+install:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	npm ci --no-audit --no-fund
+
+contracts:            ## compile contracts/src into the committed artifacts in contracts/out
+	node contracts/tools/build.js
+
+contracts-check:      ## fail when contracts/out differs from a fresh compile
+	node contracts/tools/build.js --check
+
+vectors:              ## regenerate tests/vectors from the Solidity side
+	cd contracts && ../$(FORGE) test --match-contract VectorsTest -vv
+
+forge-test:           ## Solidity unit, fuzz, boundary and invariant tests
+	cd contracts && ../$(FORGE) test
+
+test:
+	$(PY) -m pytest
+
+lint:
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
