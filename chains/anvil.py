@@ -1,0 +1,44 @@
+"""Foundry's anvil as a devnet backend (the npm package @foundry-rs/anvil-linux-amd64)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from relayer.config import ChainConfig
+
+_NPM_BINARY = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+
+
+def find_anvil() -> Path | None:
+    """The anvil binary: $STBRIDGE_ANVIL, the project's node_modules, or PATH."""
+    override = os.environ.get("STBRIDGE_ANVIL")
+    if override:
+        return Path(override) if Path(override).is_file() else None
+    roots = [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parent.parent]
+    for root in roots:
+        candidate = root / _NPM_BINARY
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("anvil")
+    return Path(found) if found else None
+
+
+def anvil_args(binary: Path, chain: ChainConfig, block_time: float) -> list[str]:
+    """The command line for one chain. Block time 0 mines a block per transaction."""
+    args = [
+        str(binary),
+        "--host", chain.host,
+        "--port", str(chain.port),
+        "--chain-id", str(chain.chain_id),
+        "--gas-limit", str(chain.gas_limit),
+        "--accounts", "0",
+    ]  # fmt: skip
+    if block_time > 0:
+        args += ["--block-time", _seconds(block_time)]
+    return args
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

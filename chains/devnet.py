@@ -1,0 +1,258 @@
+"""The two-chain devnet: start, inspect and stop local chains for stbridge.
+
+``up`` starts one node per configured chain (anvil, or the embedded py-evm node),
+funds the config's accounts, waits until every chain answers with its chain id, and
+records endpoints and process ids in ``<state dir>/devnet.json``. ``down`` stops the
+recorded processes (checking each pid still runs one of our nodes) and removes the
+record. Nothing is left running after a failed ``up``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from chains.anvil import anvil_args, find_anvil
+from chains.processes import (
+    log_tail,
+    port_is_free,
+    process_alive,
+    process_cmdline,
+    rpc_call,
+    spawn,
+    stop_process,
+)
+from relayer.config import ChainConfig, Config
+from relayer.errors import (
+    BackendMissing,
+    ChainError,
+    ChainStartTimeout,
+    DevnetError,
+    PortInUse,
+)
+
+Backend = Literal["anvil", "pyevm"]
+BACKENDS: tuple[Backend, ...] = ("anvil", "pyevm")
+DEVNET_BALANCE_WEI = 10_000 * 10**18
+_MARKERS = {"anvil": "anvil", "pyevm": "chains.pyevm"}
+
+
+@dataclass
+class ChainProcess:
+    """A running chain node as recorded in devnet.json."""
+
+    name: str
+    chain_id: int
+    rpc_url: str
+    pid: int
+    log: str
+
+
+@dataclass
+class DevnetState:
+    """The record of a running devnet."""
+
+    backend: Backend
+    block_time: float
+    started_at: float
+    chains: list[ChainProcess] = field(default_factory=list)
+    accounts: list[tuple[str, str]] = field(default_factory=list)  # (role, address)
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """What ``status`` found for one chain."""
+
+    name: str
+    chain_id: int
+    rpc_url: str
+    pid: int
+    process_alive: bool
+    head: int | None
+    problem: str | None
+
+
+def state_dir() -> Path:
+    """Where the devnet record and logs live: $STBRIDGE_HOME or ./.stbridge."""
+    return Path(os.environ.get("STBRIDGE_HOME", ".stbridge"))
+
+
+def state_path(directory: Path | None = None) -> Path:
+    return (directory or state_dir()) / "devnet.json"
+
+
+def default_backend() -> Backend:
+    """anvil when it is installed, else the embedded node."""
+    return "anvil" if find_anvil() is not None else "pyevm"
+
+
+def read_state(directory: Path | None = None) -> DevnetState | None:
+    """The recorded devnet, or None when none is recorded."""
+    path = state_path(directory)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DevnetError(f"{path} is unreadable ({exc}); remove it and run devnet up") from None
+    chains = [ChainProcess(**c) for c in raw.pop("chains", [])]
+    accounts = [tuple(a) for a in raw.pop("accounts", [])]
+    return DevnetState(chains=chains, accounts=accounts, **raw)
+
+
+def _write_state(state: DevnetState, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = state_path(directory)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _node_command(backend: Backend, chain: ChainConfig, block_time: float) -> list[str]:
+    if backend == "anvil":
+        binary = find_anvil()
+        if binary is None:
+            raise BackendMissing(
+                "anvil is not installed: run `npm ci` in the project root, or use --backend pyevm"
+            )
+        return anvil_args(binary, chain, block_time)
+    return [
+        sys.executable, "-m", "chains.pyevm",
+        "--chain-id", str(chain.chain_id),
+        "--host", chain.host,
+        "--port", str(chain.port),
+        "--block-time", f"{block_time:g}",
+        "--gas-limit", str(chain.gas_limit),
+    ]  # fmt: skip
+
+
+def up(
+    config: Config,
+    *,
+    backend: Backend | None = None,
+    block_time: float | None = None,
+    directory: Path | None = None,
+    timeout: float = 60.0,
+) -> DevnetState:
+    """Start every chain of ``config``, fund its accounts, and record the devnet.
+
+    Raises DevnetError (one line: cause and fix) and leaves no process behind when
+    a port is taken, the backend is missing, or a chain does not come up in time.
+    """
+    directory = directory or state_dir()
+    backend = backend or default_backend()
+    existing = read_state(directory)
+    if existing is not None and any(process_alive(c.pid) for c in existing.chains):
+        raise DevnetError(
+            f"a devnet is already running (see {state_path(directory)}): "
+            "run `stbridge devnet down` first"
+        )
+    for chain in config.chains:
+        if not port_is_free(chain.host, chain.port):
+            raise PortInUse(
+                f"port {chain.port} for chain {chain.name} is in use by another process: "
+                f"stop it, or change chains.{chain.name}.rpc_url in the config"
+            )
+    commands = {
+        c.name: _node_command(backend, c, _block_time(c, block_time)) for c in config.chains
+    }
+    state = DevnetState(
+        backend=backend,
+        block_time=block_time if block_time is not None else config.chains[0].block_time,
+        started_at=time.time(),
+    )
+    logs = directory / "logs"
+    try:
+        for chain in config.chains:
+            log = logs / f"chain-{chain.name}.log"
+            pid = spawn(commands[chain.name], log)
+            proc = ChainProcess(chain.name, chain.chain_id, chain.rpc_url, pid, str(log))
+            state.chains.append(proc)
+        for chain, proc in zip(config.chains, state.chains, strict=True):
+            _wait_ready(chain, proc, timeout)
+        state.accounts = [(role, key.address) for role, key in config.accounts.roles()]
+        for chain in config.chains:
+            for _role, address in state.accounts:
+                rpc_call(chain.rpc_url, "anvil_setBalance", [address, hex(DEVNET_BALANCE_WEI)])
+        _write_state(state, directory)
+    except BaseException:
+        for proc in state.chains:
+            stop_process(proc.pid)
+        raise
+    return state
+
+
+def _block_time(chain: ChainConfig, override: float | None) -> float:
+    return chain.block_time if override is None else override
+
+
+def _wait_ready(chain: ChainConfig, proc: ChainProcess, timeout: float) -> None:
+    """Poll eth_chainId until the node answers with the configured id."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not process_alive(proc.pid):
+            last = log_tail(Path(proc.log)) or "no output"
+            raise DevnetError(f"chain {chain.name} exited at start: {last} (log: {proc.log})")
+        try:
+            answered = int(rpc_call(chain.rpc_url, "eth_chainId", timeout=1.0), 16)
+        except ChainError:
+            answered = None
+        if answered is not None:
+            if answered != chain.chain_id:
+                raise DevnetError(
+                    f"chain {chain.name} at {chain.rpc_url} answers chain id {answered}, "
+                    f"expected {chain.chain_id}: is another node on that port?"
+                )
+            return
+        if time.monotonic() > deadline:
+            raise ChainStartTimeout(
+                f"chain {chain.name} did not answer on {chain.rpc_url} within {timeout:g}s "
+                f"(log: {proc.log}); the machine may be overloaded: try again"
+            )
+        time.sleep(0.1)
+
+
+def status(directory: Path | None = None) -> tuple[DevnetState | None, list[ChainStatus]]:
+    """Which recorded chains run, and their head blocks."""
+    state = read_state(directory)
+    if state is None:
+        return None, []
+    found: list[ChainStatus] = []
+    for proc in state.chains:
+        alive = _is_our_node(proc.pid, state.backend)
+        head: int | None = None
+        problem: str | None = None if alive else "process not running"
+        if alive:
+            try:
+                head = int(rpc_call(proc.rpc_url, "eth_blockNumber", timeout=2.0), 16)
+            except ChainError as exc:
+                problem = str(exc)
+        found.append(
+            ChainStatus(proc.name, proc.chain_id, proc.rpc_url, proc.pid, alive, head, problem)
+        )
+    return state, found
+
+
+def down(directory: Path | None = None) -> list[ChainProcess]:
+    """Stop every recorded chain process and remove the record; returns what was stopped."""
+    directory = directory or state_dir()
+    state = read_state(directory)
+    if state is None:
+        return []
+    stopped = []
+    for proc in state.chains:
+        if _is_our_node(proc.pid, state.backend):
+            stop_process(proc.pid)
+            stopped.append(proc)
+    state_path(directory).unlink(missing_ok=True)
+    return stopped
+
+
+def _is_our_node(pid: int, backend: Backend) -> bool:
+    """The pid runs and is still one of our chain nodes (pids get reused)."""
+    return process_alive(pid) and _MARKERS[backend] in process_cmdline(pid)

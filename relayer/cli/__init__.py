@@ -1,0 +1,57 @@
+"""The `stbridge` command line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from relayer import __version__
+from relayer.cli import devnet
+from relayer.cli.common import err_console
+from relayer.errors import StbridgeError
+
+app = typer.Typer(
+    name="stbridge",
+    help="Cross-chain settlement relayer and bridge for regulated security tokens.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(devnet.app, name="devnet")
+
+
+@app.command()
+def version() -> None:
+    """Print stbridge's version."""
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a command; a StbridgeError becomes one line on stderr."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except StbridgeError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        return 1
+    except Exception as exc:  # click's usage errors and the like
+        from click.exceptions import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    # click returns the code of a typer.Exit instead of raising it outside standalone mode
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

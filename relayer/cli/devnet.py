@@ -1,0 +1,132 @@
+"""`stbridge devnet up|status|down`: the two local chains."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chains import devnet
+from chains.anvil import find_anvil
+from chains.processes import process_alive
+from relayer.cli.common import ConfigOption, console, get_config, warn
+from relayer.errors import DevnetError
+
+app = typer.Typer(help="Run the two local EVM chains.", no_args_is_help=True)
+
+
+@app.command()
+def up(
+    config_path: ConfigOption = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="anvil or pyevm (default: anvil when installed, else pyevm)."),
+    ] = None,
+    block_time: Annotated[
+        float | None,
+        typer.Option(min=0, help="Seconds per block; 0 mines a block per transaction."),
+    ] = None,
+    detach: Annotated[bool, typer.Option(help="Leave the chains running and return.")] = False,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for each chain to answer.")
+    ] = 60.0,
+) -> None:
+    """Start chain a and chain b, fund the devnet accounts, and wait until both answer."""
+    config = get_config(config_path)
+    chosen = _backend(backend)
+    if backend is None:
+        reason = "anvil is installed" if chosen == "anvil" else "anvil is not installed"
+        console.print(f"backend: [bold]{chosen}[/bold] ({reason}; choose with --backend)")
+    state = devnet.up(config, backend=chosen, block_time=block_time, timeout=timeout)
+    print_state(state)
+    if detach:
+        console.print("chains run in the background: `stbridge devnet down` stops them")
+        return
+    console.print("chains run until Ctrl-C")
+    wait_until_interrupted(state)
+
+
+def _backend(value: str | None) -> devnet.Backend:
+    if value is None:
+        return devnet.default_backend()
+    if value not in devnet.BACKENDS:
+        raise DevnetError(f"unknown backend {value!r}: use anvil or pyevm")
+    if value == "anvil" and find_anvil() is None:
+        raise DevnetError(
+            "anvil is not installed: run `npm ci` in the project root, or use --backend pyevm"
+        )
+    return value
+
+
+def wait_until_interrupted(state: devnet.DevnetState) -> None:
+    """Block until Ctrl-C, SIGTERM or a chain exits, then stop every chain."""
+    stop = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop:
+            dead = [c.name for c in state.chains if not process_alive(c.pid)]
+            if dead:
+                warn(f"chain {', '.join(dead)} exited; stopping the devnet")
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        stopped = devnet.down()
+        console.print(f"stopped {len(stopped)} chain(s)")
+
+
+def print_state(state: devnet.DevnetState) -> None:
+    chains = Table(title=f"devnet ({state.backend}, block time {state.block_time:g}s)")
+    for column in ("chain", "chain id", "rpc url", "pid"):
+        chains.add_column(column)
+    for chain in state.chains:
+        chains.add_row(chain.name, str(chain.chain_id), chain.rpc_url, str(chain.pid))
+    console.print(chains)
+    accounts = Table(title="funded accounts (devnet-only keys)")
+    accounts.add_column("role")
+    accounts.add_column("address")
+    accounts.add_column("balance")
+    for role, address in state.accounts:
+        accounts.add_row(role, address, f"{devnet.DEVNET_BALANCE_WEI // 10**18:,} ETH")
+    console.print(accounts)
+
+
+@app.command()
+def status() -> None:
+    """Show which chains are up and their head blocks (exit 1 when any is down)."""
+    state, chains = devnet.status()
+    if state is None:
+        console.print("devnet is not running (`stbridge devnet up` starts it)")
+        raise typer.Exit(1)
+    table = Table(title=f"devnet ({state.backend})")
+    for column in ("chain", "chain id", "rpc url", "pid", "state", "head block"):
+        table.add_column(column)
+    for chain in chains:
+        state_text = "[green]up[/green]" if chain.problem is None else f"[red]{chain.problem}[/red]"
+        head = "" if chain.head is None else str(chain.head)
+        table.add_row(
+            chain.name, str(chain.chain_id), chain.rpc_url, str(chain.pid), state_text, head
+        )
+    console.print(table)
+    if any(c.problem for c in chains):
+        raise typer.Exit(1)
+
+
+@app.command()
+def down() -> None:
+    """Stop the devnet's chains; nothing is left running."""
+    stopped = devnet.down()
+    if not stopped:
+        console.print("devnet is not running")
+        return
+    console.print(f"stopped {', '.join(c.name for c in stopped)}")
