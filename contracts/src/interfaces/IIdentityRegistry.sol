@@ -14,7 +14,7 @@ struct IdentityRecord {
 uint32 constant FLAG_REVOKED = 1;
 uint32 constant FLAG_FROZEN = 2;
 
-/// @notice Message kinds of the identity channel (home registry to mirrors).
+// Message kinds of the identity channel (home registry to mirrors).
 uint8 constant KIND_RECORD_UPDATE = 3;
 
 /// @notice Read side shared by the home registry and its mirrors.

@@ -1,0 +1,131 @@
+"""Application bodies: Transfer, Return and RecordUpdate (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from eth_abi.abi import decode, encode
+from eth_abi.exceptions import DecodingError
+
+FLAG_REVOKED = 1
+FLAG_FROZEN = 2
+
+_RECORD = "(bytes32,uint16,uint64,uint32,uint64)"
+_TRANSFER = ["uint8", "address", "address", "address", "uint256", _RECORD]
+_RETURN = ["uint8", "address", "address", "uint256", "bytes32", "uint8"]
+_RECORD_UPDATE = ["uint8", "address", _RECORD]
+
+
+class Kind(IntEnum):
+    """The first word of every body."""
+
+    TRANSFER = 1
+    RETURN = 2
+    RECORD_UPDATE = 3
+
+
+class BodyError(ValueError):
+    """Bytes that are not a body of a known kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRecord:
+    """An investor's record; ``version`` grows with every change on the home registry."""
+
+    investor_id: bytes = b"\x00" * 32
+    country: int = 0
+    expires_at: int = 0
+    flags: int = 0
+    version: int = 0
+
+    def as_tuple(self) -> tuple[bytes, int, int, int, int]:
+        return (self.investor_id, self.country, self.expires_at, self.flags, self.version)
+
+    @property
+    def exists(self) -> bool:
+        return any(self.investor_id)
+
+    @property
+    def revoked(self) -> bool:
+        return bool(self.flags & FLAG_REVOKED)
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.flags & FLAG_FROZEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    home_token: str  # checksummed address
+    sender: str
+    recipient: str
+    amount: int
+    record: IdentityRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    home_token: str
+    recipient: str
+    amount: int
+    transfer_id: bytes
+    reason: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordUpdate:
+    wallet: str
+    record: IdentityRecord
+
+
+Body = Transfer | Return | RecordUpdate
+
+
+def encode_body(body: Body) -> bytes:
+    """abi.encode of a body, kind first."""
+    if isinstance(body, Transfer):
+        return encode(
+            _TRANSFER,
+            [
+                Kind.TRANSFER,
+                body.home_token,
+                body.sender,
+                body.recipient,
+                body.amount,
+                body.record.as_tuple(),
+            ],
+        )
+    if isinstance(body, Return):
+        return encode(
+            _RETURN,
+            [
+                Kind.RETURN,
+                body.home_token,
+                body.recipient,
+                body.amount,
+                body.transfer_id,
+                body.reason,
+            ],
+        )
+    return encode(_RECORD_UPDATE, [Kind.RECORD_UPDATE, body.wallet, body.record.as_tuple()])
+
+
+def decode_body(raw: bytes) -> Body:
+    """The body in ``raw``; BodyError for an unknown kind or malformed bytes."""
+    if len(raw) < 32:
+        raise BodyError("a body starts with a 32-byte kind")
+    kind = int.from_bytes(raw[:32], "big")
+    try:
+        if kind == Kind.TRANSFER:
+            _, token, sender, recipient, amount, record = decode(_TRANSFER, raw, strict=False)
+            return Transfer(token, sender, recipient, amount, IdentityRecord(*record))
+        if kind == Kind.RETURN:
+            _, token, recipient, amount, transfer_id, reason = decode(_RETURN, raw, strict=False)
+            return Return(token, recipient, amount, transfer_id, reason)
+        if kind == Kind.RECORD_UPDATE:
+            _, wallet, record = decode(_RECORD_UPDATE, raw, strict=False)
+            return RecordUpdate(wallet, IdentityRecord(*record))
+    except DecodingError as exc:
+        raise BodyError(f"malformed kind-{kind} body: {exc}") from exc
+    raise BodyError(f"unknown body kind {kind}")
