@@ -1,0 +1,1 @@
+"""Chain access: JSON-RPC, contract wrappers, transaction sending."""

@@ -1,0 +1,200 @@
+"""The store's interface: every piece of relayer state that must survive a restart.
+
+A message's state is written before its next step is taken (a transaction is stored,
+signed and raw, together with the messages it carries, before it is broadcast), so
+a restart, also after ``kill -9``, resumes from the rows and not from memory.
+Several relayers may share one store (PostgreSQL): they split the work with row
+leases, and a lease that is not renewed passes to another relayer.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from relayer.store.models import (
+    ChainEvent,
+    MessageRow,
+    NewMessage,
+    Status,
+    StoredCheckpoint,
+    TxRow,
+    TxStatus,
+)
+
+
+def instance_name() -> str:
+    """A name for this relayer process, unique enough to own leases."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Store(ABC):
+    """Durable relayer state. All methods are coroutines; each is one transaction."""
+
+    owner: str
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # --- messages ---------------------------------------------------------------
+
+    @abstractmethod
+    async def add_messages(self, messages: Sequence[NewMessage]) -> int:
+        """Insert messages not yet known (idempotent); returns how many were new."""
+
+    @abstractmethod
+    async def message(self, message_id: bytes) -> MessageRow | None: ...
+
+    @abstractmethod
+    async def find_message(self, prefix: str) -> list[MessageRow]:
+        """Messages whose hex id starts with ``prefix`` (``0x`` optional)."""
+
+    @abstractmethod
+    async def messages(
+        self,
+        *,
+        status: Status | None = None,
+        origin: int | None = None,
+        destination: int | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[MessageRow]: ...
+
+    @abstractmethod
+    async def return_of(self, transfer_id: bytes) -> MessageRow | None:
+        """The Return message that gives back the transfer ``transfer_id``, if any."""
+
+    @abstractmethod
+    async def leaves(self, origin: int, start: int = 0) -> list[bytes]:
+        """The ids of ``origin``'s messages from nonce ``start`` on, in nonce order."""
+
+    @abstractmethod
+    async def claim(
+        self,
+        origin: int,
+        destination: int,
+        *,
+        max_nonce: int,
+        now: float,
+        limit: int,
+        lease_seconds: float,
+    ) -> list[MessageRow]:
+        """Lease up to ``limit`` deliverable messages of a lane, lowest nonce first.
+
+        Deliverable: pending or failed, due (``next_attempt_at <= now``), nonce at most
+        ``max_nonce``, and not leased by another live relayer.
+        """
+
+    @abstractmethod
+    async def release(self, ids: Sequence[bytes]) -> None:
+        """Give up the leases on messages this relayer did not submit."""
+
+    @abstractmethod
+    async def submit(self, tx: TxRow) -> None:
+        """Record a signed transaction and mark its messages submitted, atomically."""
+
+    @abstractmethod
+    async def mark_delivered(self, deliveries: Sequence[tuple[bytes, str, int, float]]) -> None:
+        """``(id, tx hash, block, time)`` for messages the destination processed."""
+
+    @abstractmethod
+    async def mark_failed(self, ids: Sequence[bytes], error: str, next_attempt_at: float) -> None:
+        """Record a failed attempt: attempts + 1, the reason, and when to try again."""
+
+    @abstractmethod
+    async def requeue(self, ids: Sequence[bytes]) -> None:
+        """Back to pending without counting an attempt (a dropped transaction)."""
+
+    @abstractmethod
+    async def retry_now(self, message_id: bytes) -> bool:
+        """Make a failed or pending message due now; False if it is not retryable."""
+
+    @abstractmethod
+    async def backlog(self, origin: int, destination: int) -> tuple[int, float | None]:
+        """How many messages of a lane are not delivered, and the oldest's dispatch time."""
+
+    @abstractmethod
+    async def status_counts(self) -> dict[tuple[int, int, str], int]:
+        """Message counts by (origin, destination, status)."""
+
+    @abstractmethod
+    async def forget_from(self, origin: int, nonce: int) -> int:
+        """Drop undelivered messages of ``origin`` at or past ``nonce`` (a reorg)."""
+
+    # --- chain cursors ---------------------------------------------------------------
+
+    @abstractmethod
+    async def cursor(self, chain_id: int) -> tuple[int, str] | None:
+        """The last indexed block of a chain and its hash."""
+
+    @abstractmethod
+    async def set_cursor(
+        self, chain_id: int, block: int, block_hash: str, recent: Sequence[tuple[int, str]]
+    ) -> None:
+        """Move the cursor and remember recent block hashes for reorg checks."""
+
+    @abstractmethod
+    async def recent_hashes(self, chain_id: int) -> dict[int, str]: ...
+
+    @abstractmethod
+    async def rewind_cursor(self, chain_id: int, block: int, block_hash: str) -> None:
+        """Move a cursor back (after a reorg); forgets recent hashes above ``block``."""
+
+    # --- transactions ---------------------------------------------------------------------
+
+    @abstractmethod
+    async def add_tx(self, tx: TxRow) -> None:
+        """Record a signed transaction that carries no messages (or a replacement)."""
+
+    @abstractmethod
+    async def pending_txs(self, chain_id: int, sender: str | None = None) -> list[TxRow]: ...
+
+    @abstractmethod
+    async def set_tx_status(
+        self, tx_hash: str, status: TxStatus, mined_block: int | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    async def tx_messages(self, tx_hash: str) -> list[bytes]:
+        """The ids of the messages a transaction carries."""
+
+    @abstractmethod
+    async def max_tx_nonce(self, chain_id: int, sender: str) -> int | None:
+        """The highest nonce this store ever signed for ``sender`` on a chain."""
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    @abstractmethod
+    async def add_signature(
+        self, origin: int, index: int, root: bytes, mailbox: bytes, validator: str, signature: bytes
+    ) -> None: ...
+
+    @abstractmethod
+    async def best_checkpoint(
+        self, origin: int, validators: Sequence[str], threshold: int
+    ) -> StoredCheckpoint | None:
+        """The highest checkpoint signed by at least ``threshold`` of ``validators``."""
+
+    @abstractmethod
+    async def latest_signed_index(self, origin: int, validator: str) -> int | None: ...
+
+    # --- application events -------------------------------------------------------------
+
+    @abstractmethod
+    async def add_events(self, events: Sequence[ChainEvent]) -> None: ...
+
+    @abstractmethod
+    async def events(
+        self, *, name: str | None = None, key: bytes | None = None
+    ) -> list[ChainEvent]: ...
+
+    # --- small key-value state (watchers) ---------------------------------------------------
+
+    @abstractmethod
+    async def get_state(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    async def set_state(self, key: str, value: str) -> None: ...

@@ -1,0 +1,117 @@
+"""What the store holds: messages, transactions, checkpoints, cursors, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """Where a message is on its way. Written before each next step is taken."""
+
+    PENDING = "pending"  # indexed on its origin, waiting for a checkpoint and a batch
+    SUBMITTED = "submitted"  # in a transaction sent to the destination
+    DELIVERED = "delivered"  # the destination's mailbox processed it
+    FAILED = "failed"  # its handler or its batch reverted; retried at next_attempt_at
+
+
+class TxStatus(StrEnum):
+    PENDING = "pending"  # signed, stored, maybe broadcast, no receipt yet
+    MINED = "mined"  # a receipt exists (success or revert)
+    REPLACED = "replaced"  # another transaction with the same nonce was mined
+    DROPPED = "dropped"  # never reached the chain and was given up
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message as the indexer found it in a Dispatch log."""
+
+    id: bytes
+    origin: int
+    nonce: int
+    destination: int
+    sender: bytes
+    recipient: bytes
+    raw: bytes
+    kind: int | None
+    ref: bytes | None  # for a Return: the id of the transfer it gives back
+    dispatch_tx: str
+    dispatch_block: int
+    dispatched_at: float
+
+
+@dataclass(slots=True)
+class MessageRow:
+    """A message and its delivery state."""
+
+    id: bytes
+    origin: int
+    nonce: int
+    destination: int
+    sender: bytes
+    recipient: bytes
+    raw: bytes
+    kind: int | None
+    ref: bytes | None
+    dispatch_tx: str
+    dispatch_block: int
+    dispatched_at: float
+    status: Status
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    tx_hash: str | None
+    deliver_tx: str | None
+    delivered_block: int | None
+    delivered_at: float | None
+    indexed_at: float
+    updated_at: float
+
+    @property
+    def id_hex(self) -> str:
+        return "0x" + self.id.hex()
+
+
+@dataclass(slots=True)
+class TxRow:
+    """A transaction the relayer signed. ``raw`` lets a restart re-broadcast it as is."""
+
+    chain_id: int
+    sender: str
+    nonce: int
+    hash: str
+    raw: bytes
+    max_fee: int
+    priority_fee: int
+    gas_limit: int
+    purpose: str
+    status: TxStatus = TxStatus.PENDING
+    sent_at: float = 0.0
+    mined_block: int | None = None
+    replaces: str | None = None
+    message_ids: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A checkpoint with the validator signatures collected for it."""
+
+    origin: int
+    index: int
+    root: bytes
+    mailbox: bytes
+    signatures: dict[str, bytes]  # validator address (checksummed) -> 65-byte signature
+
+
+@dataclass(frozen=True, slots=True)
+class ChainEvent:
+    """An application event the relayer follows (bounces, timelocks...)."""
+
+    chain_id: int
+    block: int
+    log_index: int
+    tx_hash: str
+    name: str
+    key: bytes  # what the event is looked up by: a message id, a hashlock...
+    data: dict[str, Any]

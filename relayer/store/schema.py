@@ -1,0 +1,105 @@
+"""The store's tables (SQLite dialect; the PostgreSQL store adapts the types)."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+SCHEMA_SQLITE = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id BLOB PRIMARY KEY,
+    origin INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    destination INTEGER NOT NULL,
+    sender BLOB NOT NULL,
+    recipient BLOB NOT NULL,
+    raw BLOB NOT NULL,
+    kind INTEGER,
+    ref BLOB,
+    dispatch_tx TEXT NOT NULL,
+    dispatch_block INTEGER NOT NULL,
+    dispatched_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    tx_hash TEXT,
+    deliver_tx TEXT,
+    delivered_block INTEGER,
+    delivered_at REAL,
+    indexed_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL,
+    UNIQUE (origin, nonce)
+);
+CREATE INDEX IF NOT EXISTS messages_lane ON messages (origin, destination, status, nonce);
+CREATE INDEX IF NOT EXISTS messages_ref ON messages (ref) WHERE ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_dispatched ON messages (dispatched_at);
+CREATE TABLE IF NOT EXISTS cursors (
+    chain_id INTEGER PRIMARY KEY,
+    block INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS block_hashes (
+    chain_id INTEGER NOT NULL,
+    number INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (chain_id, number)
+);
+CREATE TABLE IF NOT EXISTS txs (
+    hash TEXT PRIMARY KEY,
+    chain_id INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    raw BLOB NOT NULL,
+    max_fee TEXT NOT NULL,
+    priority_fee TEXT NOT NULL,
+    gas_limit INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    status TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    mined_block INTEGER,
+    replaces TEXT
+);
+CREATE INDEX IF NOT EXISTS txs_pending ON txs (chain_id, status, sender, nonce);
+CREATE TABLE IF NOT EXISTS tx_messages (
+    tx_hash TEXT NOT NULL,
+    message_id BLOB NOT NULL,
+    PRIMARY KEY (tx_hash, message_id)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    origin INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    mailbox BLOB NOT NULL,
+    PRIMARY KEY (origin, idx, root)
+);
+CREATE TABLE IF NOT EXISTS checkpoint_signatures (
+    origin INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    validator TEXT NOT NULL,
+    signature BLOB NOT NULL,
+    PRIMARY KEY (origin, idx, root, validator)
+);
+CREATE TABLE IF NOT EXISTS events (
+    chain_id INTEGER NOT NULL,
+    block INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    tx_hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    key BLOB NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (chain_id, tx_hash, log_index)
+);
+CREATE INDEX IF NOT EXISTS events_key ON events (name, key);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+)
+"""
