@@ -282,6 +282,10 @@ class Config(_Strict):
     def remote_chains(self) -> list[ChainConfig]:
         return [c for c in self.chains if c.name != self.home]
 
+    def poll_interval(self, chain: ChainConfig) -> float:
+        """How often to poll a chain: the relayer's interval, or half a block if faster."""
+        return min(self.relayer.poll_interval, max(chain.block_time / 2, 0.05))
+
     def weak_threshold_warning(self) -> str | None:
         """A warning when the threshold is below two thirds (Wormhole runs 13 of 19)."""
         n = len(self.accounts.validators)

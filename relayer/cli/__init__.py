@@ -7,7 +7,7 @@ import sys
 import typer
 
 from relayer import __version__
-from relayer.cli import devnet
+from relayer.cli import devnet, health, relay
 from relayer.cli.common import err_console
 from relayer.errors import StbridgeError
 
@@ -19,6 +19,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(devnet.app, name="devnet")
+app.command("run")(relay.run)
+app.add_typer(relay.messages_app, name="messages")
+app.command("health-check")(health.health_check)
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -20,6 +20,14 @@ ConfigOption = Annotated[
         "-c",
         help="TOML config file (default: configs/devnet.toml).",
         show_default=False,
+    ),
+]
+
+
+LogFormatOption = Annotated[
+    Literal["auto", "console", "json"],
+    typer.Option(
+        "--log-format", help="auto (readable on a terminal, JSON otherwise), console or json."
     ),
 ]
 

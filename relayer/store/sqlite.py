@@ -254,7 +254,7 @@ class SqliteStore(Store):
             db.executemany(
                 "UPDATE messages SET status = 'delivered', deliver_tx = ?, delivered_block = ?, "
                 "delivered_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL, "
-                "last_error = NULL WHERE id = ? AND status != 'delivered'",
+                "last_error = NULL WHERE id = ? AND (status != 'delivered' OR deliver_tx = '')",
                 [(tx, block, at, now, i) for i, tx, block, at in deliveries],
             )
 

@@ -1,0 +1,170 @@
+"""`stbridge run`, `stbridge messages ...`: the operator's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from relayer.cli.common import ConfigOption, LogFormatOption, console, get_config, warn
+from relayer.config import Config
+from relayer.daemon import Relayer
+from relayer.deployment import Deployment, load_deployment
+from relayer.errors import InputError, NotFound
+from relayer.store import MessageRow, Status, Store, open_store
+from relayer.telemetry.logging import configure_logging, register_secrets
+
+messages_app = typer.Typer(help="Inspect and retry relayed messages.", no_args_is_help=True)
+
+
+def run(
+    config_path: ConfigOption = None,
+    log_format: LogFormatOption = "auto",
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the relayer: index, sign, prove, deliver and confirm on every lane."""
+    config = get_config(config_path)
+    configure_logging(log_format, log_level)
+    register_secrets(k.secret() for _, k in config.accounts.roles())
+    warning = config.weak_threshold_warning()
+    if warning:
+        warn(warning)
+    deployment = load_deployment(config)
+    asyncio.run(_run(config, deployment))
+
+
+async def _run(config: Config, deployment: Deployment) -> None:
+    store = await open_store(config.relayer.store)
+    relayer = Relayer(config, deployment, store)
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await relayer.run()
+    except asyncio.CancelledError:
+        console.print("relayer stopped")
+    finally:
+        await store.close()
+
+
+async def _with_store(
+    config_path: Path | None, fn: Callable[[Config, Store], Awaitable[None]]
+) -> None:
+    config = get_config(config_path)
+    store = await open_store(config.relayer.store)
+    try:
+        return await fn(config, store)
+    finally:
+        await store.close()
+
+
+async def resolve_message(store: Store, text: str) -> MessageRow:
+    """A message by its full id or an unambiguous prefix; NotFound otherwise."""
+    cleaned = text.strip().lower()
+    if not cleaned.removeprefix("0x") or any(
+        c not in "0123456789abcdef" for c in cleaned.removeprefix("0x")
+    ):
+        raise InputError(f"{text!r} is not a message id (0x followed by hex digits)")
+    found = await store.find_message(cleaned)
+    if not found:
+        raise NotFound(f"no message {text} in the store (`stbridge messages list` shows them)")
+    if len(found) > 1:
+        raise InputError(f"{text} matches {len(found)} messages: give more of the id")
+    return found[0]
+
+
+def _when(epoch: float | None) -> str:
+    if not epoch:
+        return ""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@messages_app.command("list")
+def list_messages(
+    config_path: ConfigOption = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, submitted, delivered or failed.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """List messages, newest first."""
+    wanted: Status | None = None
+    if status is not None:
+        try:
+            wanted = Status(status)
+        except ValueError:
+            raise InputError(
+                f"unknown status {status!r}: use pending, submitted, delivered or failed"
+            ) from None
+
+    async def go(config: Config, store: Store) -> None:
+        names = {c.chain_id: c.name for c in config.chains}
+        rows = await store.messages(status=wanted, limit=limit)
+        table = Table()
+        for column in ("id", "lane", "nonce", "status", "attempts", "dispatched", "last error"):
+            table.add_column(column)
+        for m in rows:
+            lane = f"{names.get(m.origin, m.origin)}->{names.get(m.destination, m.destination)}"
+            table.add_row(
+                m.id_hex[:18] + "…", lane, str(m.nonce), m.status.value, str(m.attempts),
+                _when(m.dispatched_at), (m.last_error or "")[:60],
+            )  # fmt: skip
+        console.print(table)
+        console.print(f"{len(rows)} message(s)")
+
+    asyncio.run(_with_store(config_path, go))
+
+
+@messages_app.command("show")
+def show_message(message_id: str, config_path: ConfigOption = None) -> None:
+    """Everything the store knows about one message."""
+
+    async def go(config: Config, store: Store) -> None:
+        m = await resolve_message(store, message_id)
+        names = {c.chain_id: c.name for c in config.chains}
+        origin = names.get(m.origin, str(m.origin))
+        destination = names.get(m.destination, str(m.destination))
+        delivered = ""
+        if m.status == Status.DELIVERED:
+            delivered = f"{_when(m.delivered_at)} tx {m.deliver_tx or '(by another relayer)'}"
+        lines = [
+            ("id", m.id_hex),
+            ("lane", f"{origin} -> {destination}"),
+            ("nonce", str(m.nonce)),
+            ("status", m.status.value),
+            ("attempts", str(m.attempts)),
+            ("dispatched", f"{_when(m.dispatched_at)} block {m.dispatch_block} tx {m.dispatch_tx}"),
+            ("submitted in", m.tx_hash or ""),
+            ("delivered", delivered),
+            ("next attempt", _when(m.next_attempt_at) if m.status == Status.FAILED else ""),
+            ("last error", m.last_error or ""),
+        ]  # fmt: skip
+        for key, value in lines:
+            if value:
+                console.print(f"[bold]{key:>13}[/bold]  {value}")
+
+    asyncio.run(_with_store(config_path, go))
+
+
+@messages_app.command("retry")
+def retry_message(message_id: str, config_path: ConfigOption = None) -> None:
+    """Make a failed message due now (a running relayer picks it up at once)."""
+
+    async def go(config: Config, store: Store) -> None:
+        m = await resolve_message(store, message_id)
+        if m.status == Status.DELIVERED:
+            raise InputError(f"message {m.id_hex} is already delivered")
+        if m.status == Status.SUBMITTED:
+            raise InputError(f"message {m.id_hex} is in transaction {m.tx_hash}, not yet final")
+        await store.retry_now(m.id)
+        console.print(f"message {m.id_hex} will be retried now")
+
+    asyncio.run(_with_store(config_path, go))

@@ -1,0 +1,260 @@
+"""The relayer daemon: every pipeline stage of every lane under one asyncio.TaskGroup.
+
+Per chain: an indexer (its mailbox and bridge logs), a sender and a confirmer for
+the relayer's key. Per origin: the mirrored tree and its checkpoint signers (or a
+collector of remote validators' signatures). Per lane (origin to destination): a
+worker that proves, batches and submits. A failure in any task surfaces through
+the TaskGroup instead of dying silently; stopping cancels the group, and a restart
+resumes from the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from relayer.chain.rpc import ChainRpc
+from relayer.chain.sender import TxSender
+from relayer.config import Config
+from relayer.deployment import Deployment
+from relayer.errors import ChainError, WrongChain
+from relayer.pipeline.confirmer import Confirmer
+from relayer.pipeline.indexer import ChainIndexer
+from relayer.pipeline.lane import LaneConfig, LaneWorker
+from relayer.pipeline.origin import MailboxSink, OriginTree
+from relayer.pipeline.validator import CheckpointSigner, RemoteCheckpointCollector
+from relayer.store import Store
+from relayer.telemetry.logging import get_logger
+from relayer.telemetry.metrics import Metrics
+from relayer.telemetry.server import TelemetryServer
+
+
+@dataclass
+class RelayerParts:
+    """The running pieces, for status lines, readiness and tests."""
+
+    rpcs: dict[str, ChainRpc] = field(default_factory=dict)
+    origins: dict[str, OriginTree] = field(default_factory=dict)
+    indexers: dict[str, ChainIndexer] = field(default_factory=dict)
+    signers: dict[str, CheckpointSigner] = field(default_factory=dict)
+    senders: dict[str, TxSender] = field(default_factory=dict)
+    confirmers: dict[str, Confirmer] = field(default_factory=dict)
+    lanes: dict[tuple[str, str], LaneWorker] = field(default_factory=dict)
+
+
+class Relayer:
+    """Relays every lane between the config's chains."""
+
+    def __init__(
+        self,
+        config: Config,
+        deployment: Deployment,
+        store: Store,
+        *,
+        metrics: Metrics | None = None,
+        serve_telemetry: bool = True,
+    ) -> None:
+        self.config = config
+        self.deployment = deployment
+        self.store = store
+        self.metrics = metrics or Metrics()
+        self.parts = RelayerParts()
+        self.serve_telemetry = serve_telemetry
+        self.telemetry: TelemetryServer | None = None
+        self.started = asyncio.Event()
+        self.log = get_logger("relayer")
+        self._last_head_ok: dict[str, float] = {}
+
+    async def _connect(self) -> None:
+        for chain in self.config.chains:
+            rpc = ChainRpc(chain, metrics=self.metrics)
+            self.parts.rpcs[chain.name] = rpc
+            answered = await rpc.chain_id()
+            if answered != chain.chain_id:
+                raise WrongChain(
+                    f"{rpc.where()} is chain {answered}, the config says {chain.chain_id}: "
+                    "fix chains.rpc_url or chain_id"
+                )
+
+    async def _build(self) -> None:
+        config, deployment, parts = self.config, self.deployment, self.parts
+        names = {c.chain_id: c.name for c in config.chains}
+        validator_addresses = [k.address for k in config.accounts.validators]
+        for chain in config.chains:
+            deployed = deployment.chain(chain.name)
+            mailbox = deployed.address("Mailbox")
+            bridge = deployed.contracts.get("TokenBridge")
+            origin = OriginTree(chain.name, chain.chain_id, mailbox)
+            await origin.load(self.store)
+            parts.origins[chain.name] = origin
+            sink = MailboxSink(
+                chain_name=chain.name,
+                chain_id=chain.chain_id,
+                origin=origin,
+                store=self.store,
+                names_by_id=names,
+                bridge=bridge,
+                metrics=self.metrics,
+            )
+            addresses = [mailbox] + ([bridge] if bridge else [])
+            parts.indexers[chain.name] = ChainIndexer(
+                parts.rpcs[chain.name],
+                self.store,
+                addresses=addresses,
+                sink=sink,
+                start_block=deployed.start_block,
+                confirmations=chain.confirmations,
+                poll_interval=config.poll_interval(chain),
+                chunk_blocks=config.relayer.log_chunk_blocks,
+                metrics=self.metrics,
+            )
+            if config.validators.mode == "in-process":
+                parts.signers[chain.name] = CheckpointSigner(
+                    origin=origin,
+                    indexer=parts.indexers[chain.name],
+                    rpc=parts.rpcs[chain.name],
+                    keys=config.accounts.validators,
+                    store=self.store,
+                    metrics=self.metrics,
+                )
+            sender = TxSender(parts.rpcs[chain.name], config.accounts.relayer, self.store)
+            parts.senders[chain.name] = sender
+            parts.confirmers[chain.name] = Confirmer(
+                sender=sender,
+                store=self.store,
+                confirmations=chain.confirmations,
+                poll_interval=config.poll_interval(chain),
+                stuck_after=max(chain.block_time * 6, 6.0),
+                chain_names=names,
+                mailbox=mailbox,
+                metrics=self.metrics,
+            )
+        for origin_chain in config.chains:
+            for destination in config.chains:
+                if origin_chain.name == destination.name:
+                    continue
+                lane = LaneConfig(
+                    origin_name=origin_chain.name,
+                    destination_name=destination.name,
+                    destination_mailbox=deployment.chain(destination.name).address("Mailbox"),
+                    validators=validator_addresses,
+                    threshold=config.validators.threshold,
+                    batch_max=config.relayer.batch_max_messages,
+                    gas_budget=config.relayer.batch_gas_budget,
+                    batch_wait=config.relayer.batch_wait,
+                    poll_interval=config.relayer.poll_interval,
+                )
+                parts.lanes[(origin_chain.name, destination.name)] = LaneWorker(
+                    lane,
+                    origin=parts.origins[origin_chain.name],
+                    origin_indexer=parts.indexers[origin_chain.name],
+                    destination_rpc=parts.rpcs[destination.name],
+                    destination_chain_id=destination.chain_id,
+                    sender=parts.senders[destination.name],
+                    store=self.store,
+                    metrics=self.metrics,
+                )
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        try:
+            await self._connect()
+            await self._build()
+            if self.serve_telemetry:
+                self.telemetry = TelemetryServer(
+                    self.metrics,
+                    self.not_ready,
+                    self.config.relayer.metrics_host,
+                    self.config.relayer.metrics_port,
+                )
+                await self.telemetry.start()
+            async with asyncio.TaskGroup() as group:
+                for indexer in self.parts.indexers.values():
+                    group.create_task(indexer.run(), name=f"indexer-{indexer.rpc.name}")
+                for name, signer in self.parts.signers.items():
+                    group.create_task(self._sign_and_wake(name, signer), name=f"signer-{name}")
+                if self.config.validators.mode == "remote":
+                    for name, origin in self.parts.origins.items():
+                        collector = RemoteCheckpointCollector(
+                            origin=origin,
+                            urls=self.config.validators.urls,
+                            validators=[k.address for k in self.config.accounts.validators],
+                            store=self.store,
+                            interval=self.config.relayer.poll_interval,
+                        )
+                        group.create_task(collector.run(), name=f"collector-{name}")
+                for confirmer in self.parts.confirmers.values():
+                    group.create_task(confirmer.run(), name=f"confirmer-{confirmer.rpc.name}")
+                for (o, d), lane in self.parts.lanes.items():
+                    group.create_task(lane.run(), name=f"lane-{o}-{d}")
+                group.create_task(self._gauges(), name="gauges")
+                self.started.set()
+                self.log.info(
+                    "relayer running",
+                    chains=[c.name for c in self.config.chains],
+                    lanes=[f"{o}->{d}" for o, d in self.parts.lanes],
+                    metrics_port=self.telemetry.port if self.telemetry else None,
+                )
+        finally:
+            await self.close()
+
+    async def _sign_and_wake(self, origin: str, signer: CheckpointSigner) -> None:
+        """Sign new checkpoints as the origin's indexer moves, and wake its lanes."""
+        indexer = self.parts.indexers[origin]
+        while indexer.state.halted is None:
+            try:
+                signed = await signer.sign_once()
+            except ChainError as exc:
+                signer.log.warning("could not sign a checkpoint; retrying", error=str(exc))
+                signed = None
+            if signed is not None:
+                for (o, _d), lane in self.parts.lanes.items():
+                    if o == origin:
+                        lane.wake.set()
+            await indexer.wait_for_progress(indexer.poll_interval * 4)
+
+    async def _gauges(self) -> None:
+        """Backlog, oldest pending age and key balances, every few seconds."""
+        while True:
+            now = time.time()
+            for (o, d), _lane in self.parts.lanes.items():
+                origin_id = self.config.chain(o).chain_id
+                dest_id = self.config.chain(d).chain_id
+                count, oldest = await self.store.backlog(origin_id, dest_id)
+                self.metrics.backlog.labels(o, d).set(count)
+                self.metrics.oldest_pending_age.labels(o, d).set(now - oldest if oldest else 0)
+            for name, sender in self.parts.senders.items():
+                try:
+                    wei = await sender.rpc.balance(sender.address)
+                except ChainError:
+                    continue
+                self.metrics.balance.labels(name, sender.address).set(wei / 10**18)
+                self._last_head_ok[name] = now
+            await asyncio.sleep(5)
+
+    def not_ready(self) -> list[str]:
+        """Why the relayer is not ready; empty when it is."""
+        reasons: list[str] = []
+        if not self.started.is_set():
+            reasons.append("starting")
+        for name, indexer in self.parts.indexers.items():
+            state = indexer.state
+            if state.halted:
+                reasons.append(f"chain {name}: {state.halted}")
+            elif state.head < 0:
+                reasons.append(f"chain {name}: no head seen yet")
+            elif state.cursor < state.head - indexer.confirmations - 5:
+                behind = state.head - indexer.confirmations - state.cursor
+                reasons.append(f"chain {name}: indexer {behind} blocks behind")
+        return reasons
+
+    async def close(self) -> None:
+        """Stop serving and close connections; safe to call twice."""
+        if self.telemetry is not None:
+            await self.telemetry.stop()
+            self.telemetry = None
+        for rpc in self.parts.rpcs.values():
+            with contextlib.suppress(Exception):
+                await rpc.close()

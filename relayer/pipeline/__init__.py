@@ -1,0 +1,1 @@
+"""The relayer pipeline: indexer, validator, prover and submitter, confirmer, watchers."""

@@ -1,0 +1,222 @@
+"""The confirmer: follows the transactions one key sent, until each is final.
+
+For every stored pending transaction it asks for the receipt. A mined one waits for
+the chain's confirmations, then its logs say which messages were delivered and which
+handlers failed (those are retried with growing backoff, the reason recorded). A
+transaction that reverted as a whole fails all its messages with the decoded reason.
+One that is not mined after ``stuck_after`` seconds is replaced with higher fees; one
+whose nonce was taken by a transaction we do not know is given up and its messages
+are queued again. After a restart every pending transaction is broadcast again as
+stored, which a node that already has it simply ignores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from relayer.chain import contracts
+from relayer.chain.rpc import ChainRpc, revert_data
+from relayer.chain.sender import TxSender
+from relayer.errors import ChainError
+from relayer.pipeline.backoff import next_attempt
+from relayer.store import Store, TxRow, TxStatus
+from relayer.telemetry.logging import get_logger
+from relayer.telemetry.metrics import Metrics
+
+
+class Confirmer:
+    """Watches one sender's transactions on one chain."""
+
+    def __init__(
+        self,
+        *,
+        sender: TxSender,
+        store: Store,
+        confirmations: int,
+        poll_interval: float,
+        stuck_after: float,
+        chain_names: Mapping[int, str],
+        mailbox: str,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.sender = sender
+        self.rpc: ChainRpc = sender.rpc
+        self.store = store
+        self.confirmations = confirmations
+        self.poll_interval = poll_interval
+        self.stuck_after = stuck_after
+        self.names = chain_names
+        self.mailbox = mailbox.lower()
+        self.metrics = metrics
+        self.mailbox_abi = contracts.load("Mailbox")
+        self._rebroadcast_done = False
+        self.log = get_logger("confirmer", chain=self.rpc.name)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except ChainError as exc:
+                self.log.warning("confirmation round failed; retrying", error=str(exc))
+            await asyncio.sleep(self.poll_interval)
+
+    async def step(self) -> int:
+        """One round; returns how many transactions became final."""
+        pending = await self.store.pending_txs(self.sender.chain_id, self.sender.address)
+        if not pending:
+            self._rebroadcast_done = True
+            return 0
+        if not self._rebroadcast_done:
+            await self._rebroadcast(pending)
+            self._rebroadcast_done = True
+        calls: list[tuple[str, Sequence[Any]]] = [
+            ("eth_getTransactionReceipt", [t.hash]) for t in pending
+        ]
+        calls.append(("eth_blockNumber", []))
+        calls.append(("eth_getTransactionCount", [self.sender.address, "latest"]))
+        answers = await self.rpc.batch(calls)
+        receipts = dict(zip((t.hash for t in pending), answers[:-2], strict=True))
+        head = int(answers[-2], 16)
+        mined_nonce = int(answers[-1], 16)
+        by_nonce: dict[int, list[TxRow]] = defaultdict(list)
+        for tx in pending:
+            by_nonce[tx.nonce].append(tx)
+        final = 0
+        for nonce in sorted(by_nonce):
+            group = by_nonce[nonce]
+            mined = [(t, receipts[t.hash]) for t in group if receipts[t.hash]]
+            if mined:
+                tx, receipt = mined[0]
+                if int(receipt["blockNumber"], 16) > head - self.confirmations:
+                    continue
+                await self._final(tx, receipt)
+                for other in group:
+                    if other.hash != tx.hash:
+                        await self.store.set_tx_status(other.hash, TxStatus.REPLACED)
+                final += 1
+            elif nonce < mined_nonce:
+                await self._taken(group)
+            else:
+                await self._maybe_replace(group)
+        return final
+
+    async def _rebroadcast(self, pending: Sequence[TxRow]) -> None:
+        newest: dict[int, TxRow] = {}
+        for tx in pending:
+            if tx.nonce not in newest or tx.sent_at > newest[tx.nonce].sent_at:
+                newest[tx.nonce] = tx
+        for tx in sorted(newest.values(), key=lambda t: t.nonce):
+            try:
+                await self.sender.broadcast(tx)
+            except ChainError as exc:
+                self.log.info("rebroadcast refused", tx=tx.hash, error=str(exc)[:120])
+
+    async def _maybe_replace(self, group: Sequence[TxRow]) -> None:
+        latest = max(group, key=lambda t: t.sent_at)
+        if time.time() - latest.sent_at < self.stuck_after:
+            return
+        try:
+            replacement = await self.sender.replace(latest)
+        except ChainError as exc:
+            self.log.warning("fee bump refused", tx=latest.hash, error=str(exc)[:160])
+            return
+        if self.metrics:
+            self.metrics.tx_replaced.labels(self.rpc.name).inc()
+        self.log.info(
+            "stuck transaction replaced",
+            old=latest.hash,
+            new=replacement.hash,
+            nonce=latest.nonce,
+            max_fee=replacement.max_fee,
+        )
+
+    async def _taken(self, group: Sequence[TxRow]) -> None:
+        """Our nonce was used by a transaction we have no record of: queue the messages again."""
+        for tx in group:
+            await self.store.set_tx_status(tx.hash, TxStatus.DROPPED)
+        ids = {i for tx in group for i in tx.message_ids}
+        if ids:
+            await self.store.requeue(sorted(ids))
+        self.log.warning("nonce taken by another transaction; messages requeued", count=len(ids))
+
+    async def _final(self, tx: TxRow, receipt: Mapping[str, Any]) -> None:
+        block = int(receipt["blockNumber"], 16)
+        header = await self.rpc.block(block)
+        when = float(header.timestamp)
+        ids = set(tx.message_ids)
+        if self.metrics:
+            self.metrics.tx_confirmed.labels(self.rpc.name).inc()
+        if int(receipt.get("status", "0x0"), 16) == 1:
+            delivered, failed = self._outcomes(receipt)
+            skipped = ids - set(delivered) - set(failed)
+            await self.store.mark_delivered(
+                [(i, tx.hash, block, when) for i in delivered]
+                + [(i, "", 0, when) for i in sorted(skipped)]
+            )
+            for message_id, reason in failed.items():
+                row = await self.store.message(message_id)
+                attempts = row.attempts if row else 0
+                await self.store.mark_failed([message_id], reason, next_attempt(attempts))
+            await self.store.set_tx_status(tx.hash, TxStatus.MINED, block)
+            await self._measure(delivered, failed, when)
+            return
+        reason = await self._revert_reason(tx, receipt, block)
+        if self.metrics:
+            self.metrics.tx_reverted.labels(self.rpc.name).inc()
+        rows = [await self.store.message(i) for i in ids]
+        attempts = max((r.attempts for r in rows if r), default=0)
+        await self.store.mark_failed(
+            sorted(ids), f"transaction reverted: {reason}", next_attempt(attempts)
+        )
+        await self.store.set_tx_status(tx.hash, TxStatus.MINED, block)
+        self.log.warning("delivery transaction reverted", tx=tx.hash, reason=reason)
+
+    def _outcomes(self, receipt: Mapping[str, Any]) -> tuple[list[bytes], dict[bytes, str]]:
+        delivered: list[bytes] = []
+        failed: dict[bytes, str] = {}
+        logs = [
+            log for log in receipt.get("logs", []) if str(log["address"]).lower() == self.mailbox
+        ]
+        for event, values, _raw in contracts.decode_logs(self.mailbox_abi, logs):
+            if event.name == "Process":
+                delivered.append(bytes(values["id"]))
+            elif event.name == "ProcessFailed":
+                reason = contracts.decode_revert(bytes(values.get("reason", b"")))
+                failed[bytes(values["id"])] = f"handler reverted: {reason}"
+        return delivered, failed
+
+    async def _revert_reason(self, tx: TxRow, receipt: Mapping[str, Any], block: int) -> str:
+        if int(receipt.get("gasUsed", "0x0"), 16) >= tx.gas_limit:
+            return f"out of gas (limit {tx.gas_limit})"
+        from relayer.chain.sender import decode_signed
+
+        to, data, value = decode_signed(tx.raw)
+        params = {"from": tx.sender, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
+        try:
+            await self.rpc.request("eth_call", [params, hex(max(block - 1, 0))])
+        except ChainError as exc:
+            return contracts.decode_revert(revert_data(exc))
+        return "reverted (the call succeeds when replayed; state changed in between)"
+
+    async def _measure(
+        self, delivered: Sequence[bytes], failed: Mapping[bytes, str], when: float
+    ) -> None:
+        if not self.metrics:
+            return
+        for message_id in delivered:
+            row = await self.store.message(message_id)
+            if row is None:
+                continue
+            lane = (self.names.get(row.origin, str(row.origin)), self.rpc.name)
+            self.metrics.delivered.labels(*lane).inc()
+            if row.dispatched_at:
+                self.metrics.latency.labels(*lane).observe(max(0.0, when - row.dispatched_at))
+        for message_id in failed:
+            row = await self.store.message(message_id)
+            if row is not None:
+                lane = (self.names.get(row.origin, str(row.origin)), self.rpc.name)
+                self.metrics.failed.labels(*lane).inc()

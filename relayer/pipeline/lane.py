@@ -1,0 +1,241 @@
+"""A lane (origin to destination): prove, batch and submit messages.
+
+Each round takes the newest checkpoint with enough signatures, leases the lane's
+due messages up to its index, drops the ones anybody already delivered, and sends
+one ``processBatch`` per run of consecutive nonces, closing a batch at its size or
+gas budget. Waiting a short moment for more messages lets batches fill under load
+without slowing a lone transfer much.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from relayer.chain import contracts
+from relayer.chain.rpc import CallReverted, ChainRpc, revert_data
+from relayer.chain.sender import TxSender
+from relayer.core.checkpoint import pack_signatures
+from relayer.errors import ChainError, InsufficientFunds
+from relayer.pipeline.backoff import next_attempt
+from relayer.pipeline.indexer import ChainIndexer
+from relayer.pipeline.origin import OriginTree
+from relayer.store import MessageRow, Store, StoredCheckpoint
+from relayer.telemetry.logging import get_logger
+from relayer.telemetry.metrics import Metrics
+
+LEASE_SECONDS = 60.0
+
+
+@dataclass
+class LaneConfig:
+    origin_name: str
+    destination_name: str
+    destination_mailbox: str
+    validators: list[str]
+    threshold: int
+    batch_max: int
+    gas_budget: int
+    batch_wait: float
+    poll_interval: float
+
+
+class LaneWorker:
+    """Delivers one lane's messages."""
+
+    def __init__(
+        self,
+        config: LaneConfig,
+        *,
+        origin: OriginTree,
+        origin_indexer: ChainIndexer,
+        destination_rpc: ChainRpc,
+        destination_chain_id: int,
+        sender: TxSender,
+        store: Store,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.config = config
+        self.origin = origin
+        self.origin_indexer = origin_indexer
+        self.rpc = destination_rpc
+        self.destination_id = destination_chain_id
+        self.sender = sender
+        self.store = store
+        self.metrics = metrics
+        mailbox = contracts.load("Mailbox")
+        self._process_batch = mailbox.fn("processBatch")
+        self._delivered = mailbox.fn("delivered")
+        self.gas_per_message = 80_000  # refined from estimates as batches go out
+        self.halted: str | None = None
+        self.wake = asyncio.Event()
+        self.log = get_logger("lane", lane=f"{config.origin_name}->{config.destination_name}")
+
+    async def run(self) -> None:
+        while True:
+            if self.origin_indexer.state.halted is not None:
+                self.halted = self.origin_indexer.state.halted
+                if self.metrics:
+                    self.metrics.lane_halted.labels(*self._labels()).set(1)
+                return
+            try:
+                sent = await self.step()
+            except InsufficientFunds as exc:
+                self.log.error("relayer key underfunded; lane waits", error=str(exc))
+                sent = 0
+                await asyncio.sleep(self.config.poll_interval * 10)
+            except ChainError as exc:
+                self.log.warning("delivery round failed; retrying", error=str(exc))
+                sent = 0
+                await asyncio.sleep(self.config.poll_interval * 2)
+            if sent == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), self.config.poll_interval)
+                self.wake.clear()
+
+    def _labels(self) -> tuple[str, str]:
+        return self.config.origin_name, self.config.destination_name
+
+    async def step(self) -> int:
+        """One round; returns how many messages were submitted."""
+        checkpoint = await self.store.best_checkpoint(
+            self.origin.chain_id, self.config.validators, self.config.threshold
+        )
+        if checkpoint is None:
+            return 0
+        now = time.time()
+        due = await self.store.claim(
+            self.origin.chain_id,
+            self.destination_id,
+            max_nonce=checkpoint.index,
+            now=now,
+            limit=self.config.batch_max * 4,
+            lease_seconds=LEASE_SECONDS,
+        )
+        if not due:
+            return 0
+        if len(due) < self.config.batch_max and self.config.batch_wait > 0:
+            newest = max(m.indexed_at for m in due)
+            if now - newest < self.config.batch_wait:
+                await asyncio.sleep(self.config.batch_wait - (now - newest))
+                await self.store.release([m.id for m in due])
+                return await self._after_wait()
+        return await self._deliver(due, checkpoint)
+
+    async def _after_wait(self) -> int:
+        checkpoint = await self.store.best_checkpoint(
+            self.origin.chain_id, self.config.validators, self.config.threshold
+        )
+        if checkpoint is None:
+            return 0
+        due = await self.store.claim(
+            self.origin.chain_id,
+            self.destination_id,
+            max_nonce=checkpoint.index,
+            now=time.time(),
+            limit=self.config.batch_max * 4,
+            lease_seconds=LEASE_SECONDS,
+        )
+        return await self._deliver(due, checkpoint) if due else 0
+
+    async def _deliver(self, due: list[MessageRow], checkpoint: StoredCheckpoint) -> int:
+        due = await self._drop_delivered(due)
+        sent = 0
+        for run in _runs(due):
+            for batch in _chunks(run, self._batch_size()):
+                if await self._submit(batch, checkpoint):
+                    sent += len(batch)
+        return sent
+
+    def _batch_size(self) -> int:
+        by_gas = max(1, self.config.gas_budget // max(self.gas_per_message, 1))
+        return max(1, min(self.config.batch_max, by_gas))
+
+    async def _drop_delivered(self, due: list[MessageRow]) -> list[MessageRow]:
+        """Ask the destination which of these someone already delivered; record those."""
+        calls = [
+            (
+                "eth_call",
+                [
+                    {
+                        "to": self.config.destination_mailbox,
+                        "data": "0x" + self._delivered.encode(m.origin, m.nonce).hex(),
+                    },
+                    "latest",
+                ],
+            )
+            for m in due
+        ]
+        answers = await self.rpc.batch(calls)
+        done = [m for m, a in zip(due, answers, strict=True) if int(str(a), 16) == 1]
+        if done:
+            await self.store.mark_delivered([(m.id, "", 0, time.time()) for m in done])
+            self.log.info("already delivered by someone else", count=len(done))
+        delivered_ids = {m.id for m in done}
+        return [m for m in due if m.id not in delivered_ids]
+
+    async def _submit(self, batch: Sequence[MessageRow], checkpoint: StoredCheckpoint) -> bool:
+        start, end = batch[0].nonce, batch[-1].nonce
+        proof = self.origin.tree.range_proof(start, end, checkpoint.index)
+        signers = sorted(checkpoint.signatures.items(), key=lambda kv: bytes.fromhex(kv[0][2:]))
+        chosen = signers[: self.config.threshold]
+        signatures = pack_signatures([(bytes.fromhex(addr[2:]), sig) for addr, sig in chosen])
+        data = self._process_batch.encode(
+            (checkpoint.origin, checkpoint.root, checkpoint.index),
+            signatures,
+            [m.raw for m in batch],
+            proof,
+        )
+        ids = [m.id for m in batch]
+        try:
+            gas = await self.sender.estimate(self.config.destination_mailbox, data)
+        except CallReverted as exc:
+            reason = contracts.decode_revert(revert_data(exc))
+            await self._failed(batch, f"batch would revert: {reason}")
+            return False
+        if len(batch) > 1:
+            self.gas_per_message = (self.gas_per_message + gas // len(batch)) // 2
+        if gas > self.config.gas_budget and len(batch) > 1:
+            await self.store.release(ids)
+            half = len(batch) // 2
+            first = await self._submit(batch[:half], checkpoint)
+            second = await self._submit(batch[half:], checkpoint)
+            return first or second
+        tx = await self.sender.send(
+            to=self.config.destination_mailbox,
+            data=data,
+            gas=gas,
+            purpose=f"processBatch {self.config.origin_name}->{self.config.destination_name}",
+            message_ids=ids,
+        )
+        if self.metrics:
+            self.metrics.tx_submitted.labels(self.config.destination_name).inc()
+        self.log.info(
+            "batch submitted", messages=len(batch), nonces=f"{start}..{end}", tx=tx.hash, gas=gas
+        )
+        return True
+
+    async def _failed(self, batch: Sequence[MessageRow], reason: str) -> None:
+        attempts = max(m.attempts for m in batch)
+        await self.store.mark_failed([m.id for m in batch], reason, next_attempt(attempts))
+        if self.metrics:
+            self.metrics.failed.labels(*self._labels()).inc(len(batch))
+        self.log.warning("delivery failed", messages=len(batch), reason=reason)
+
+
+def _runs(messages: Sequence[MessageRow]) -> list[list[MessageRow]]:
+    """Split messages (sorted by nonce) into runs of consecutive nonces."""
+    runs: list[list[MessageRow]] = []
+    for message in messages:
+        if runs and message.nonce == runs[-1][-1].nonce + 1:
+            runs[-1].append(message)
+        else:
+            runs.append([message])
+    return runs
+
+
+def _chunks(run: list[MessageRow], size: int) -> list[list[MessageRow]]:
+    return [run[i : i + size] for i in range(0, len(run), size)]

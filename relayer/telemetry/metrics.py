@@ -1,0 +1,101 @@
+"""The relayer's Prometheus metrics, one registry per relayer (so tests can run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120, 300, 600)
+
+
+class Metrics:
+    """Every metric the relayer exports. Lanes are labelled by chain names."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        lane = ["origin", "destination"]
+        self.dispatched = Counter(
+            "stbridge_messages_dispatched", "Messages indexed on their origin", lane, registry=r
+        )
+        self.delivered = Counter(
+            "stbridge_messages_delivered", "Messages delivered on their destination", lane,
+            registry=r,
+        )  # fmt: skip
+        self.failed = Counter(
+            "stbridge_messages_failed", "Delivery attempts that failed (retried later)", lane,
+            registry=r,
+        )  # fmt: skip
+        self.bounced = Counter(
+            "stbridge_messages_bounced", "Transfers the destination refused and sent back", lane,
+            registry=r,
+        )  # fmt: skip
+        self.backlog = Gauge(
+            "stbridge_backlog_messages", "Messages of a lane not yet delivered", lane, registry=r
+        )
+        self.oldest_pending_age = Gauge(
+            "stbridge_backlog_oldest_age_seconds",
+            "Age of the oldest undelivered message of a lane",
+            lane,
+            registry=r,
+        )
+        self.latency = Histogram(
+            "stbridge_delivery_latency_seconds",
+            "From dispatch block to delivery block",
+            lane,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.lane_halted = Gauge(
+            "stbridge_lane_halted", "1 when a lane stopped on a fault it will not guess through",
+            lane, registry=r,
+        )  # fmt: skip
+        self.checkpoint_index = Gauge(
+            "stbridge_checkpoint_index", "Latest checkpoint index signed, by validator",
+            ["origin", "validator"], registry=r,
+        )  # fmt: skip
+        self.cursor_block = Gauge(
+            "stbridge_cursor_block", "Last indexed block", ["chain"], registry=r
+        )
+        self.head_block = Gauge("stbridge_head_block", "Chain head seen", ["chain"], registry=r)
+        self.rpc_requests = Counter(
+            "stbridge_rpc_requests", "JSON-RPC requests", ["chain", "method"], registry=r
+        )
+        self.rpc_errors = Counter(
+            "stbridge_rpc_errors", "JSON-RPC failures", ["chain", "method", "kind"], registry=r
+        )
+        tx = ["chain"]
+        self.tx_submitted = Counter(
+            "stbridge_transactions_submitted", "Transactions broadcast", tx, registry=r
+        )
+        self.tx_confirmed = Counter(
+            "stbridge_transactions_confirmed", "Transactions mined", tx, registry=r
+        )
+        self.tx_replaced = Counter(
+            "stbridge_transactions_replaced", "Transactions replaced with a higher fee", tx,
+            registry=r,
+        )  # fmt: skip
+        self.tx_reverted = Counter(
+            "stbridge_transactions_reverted", "Transactions mined but reverted", tx, registry=r
+        )
+        self.balance = Gauge(
+            "stbridge_relayer_balance_eth", "Native balance of each relayer key",
+            ["chain", "address"], registry=r,
+        )  # fmt: skip
+        self.dvp_settled = Counter(
+            "stbridge_dvp_settled", "Payment legs claimed with a revealed secret", ["chain"],
+            registry=r,
+        )  # fmt: skip
+        self.dvp_refunded = Counter(
+            "stbridge_dvp_refunded", "Expired locks refunded", ["chain"], registry=r
+        )
+
+    # RpcMetrics protocol (relayer.chain.rpc)
+    def rpc_request(self, chain: str, method: str) -> None:
+        self.rpc_requests.labels(chain, method).inc()
+
+    def rpc_error(self, chain: str, method: str, kind: str) -> None:
+        self.rpc_errors.labels(chain, method, kind).inc()
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
