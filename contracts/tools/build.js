@@ -23,7 +23,7 @@ const SETTINGS = {
   remappings: ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
   metadata: { bytecodeHash: "ipfs" },
   outputSelection: {
-    "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"] },
+    "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata"], "": ["ast"] },
   },
 };
 
@@ -51,14 +51,24 @@ function compile() {
   const input = { language: "Solidity", sources, settings: SETTINGS };
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
   const errors = (output.errors || []).filter((e) => e.severity === "error");
-  for (const e of output.errors || []) process.stderr.write(e.formattedMessage + "\n");
+  const verbose = process.argv.includes("--verbose");
+  for (const e of output.errors || []) {
+    if (e.severity === "error" || verbose) process.stderr.write(e.formattedMessage + "\n");
+  }
   if (errors.length) throw new Error(`${errors.length} compiler error(s)`);
+  const libraries = new Set();
+  for (const source of Object.values(output.sources || {})) {
+    for (const node of (source.ast && source.ast.nodes) || []) {
+      if (node.nodeType === "ContractDefinition" && node.contractKind === "library") libraries.add(node.name);
+    }
+  }
 
   const artifacts = {};
   for (const [sourceName, contracts] of Object.entries(output.contracts)) {
     if (!sourceName.startsWith("src/")) continue; // OpenZeppelin's own contracts
     for (const [name, c] of Object.entries(contracts)) {
       if (!c.evm.bytecode.object) continue; // interfaces and abstract contracts
+      if (libraries.has(name)) continue; // internal libraries are inlined, never deployed
       if (artifacts[name]) throw new Error(`two contracts named ${name}`);
       artifacts[name] = {
         contractName: name,

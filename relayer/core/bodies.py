@@ -7,6 +7,7 @@ from enum import IntEnum
 
 from eth_abi.abi import decode, encode
 from eth_abi.exceptions import DecodingError
+from eth_utils.address import to_checksum_address
 
 FLAG_REVOKED = 1
 FLAG_FROZEN = 2
@@ -111,6 +112,10 @@ def encode_body(body: Body) -> bytes:
     return encode(_RECORD_UPDATE, [Kind.RECORD_UPDATE, body.wallet, body.record.as_tuple()])
 
 
+def _cs(address: str) -> str:
+    return str(to_checksum_address(address))
+
+
 def decode_body(raw: bytes) -> Body:
     """The body in ``raw``; BodyError for an unknown kind or malformed bytes."""
     if len(raw) < 32:
@@ -119,13 +124,15 @@ def decode_body(raw: bytes) -> Body:
     try:
         if kind == Kind.TRANSFER:
             _, token, sender, recipient, amount, record = decode(_TRANSFER, raw, strict=False)
-            return Transfer(token, sender, recipient, amount, IdentityRecord(*record))
+            return Transfer(
+                _cs(token), _cs(sender), _cs(recipient), amount, IdentityRecord(*record)
+            )
         if kind == Kind.RETURN:
             _, token, recipient, amount, transfer_id, reason = decode(_RETURN, raw, strict=False)
-            return Return(token, recipient, amount, transfer_id, reason)
+            return Return(_cs(token), _cs(recipient), amount, transfer_id, reason)
         if kind == Kind.RECORD_UPDATE:
             _, wallet, record = decode(_RECORD_UPDATE, raw, strict=False)
-            return RecordUpdate(wallet, IdentityRecord(*record))
+            return RecordUpdate(_cs(wallet), IdentityRecord(*record))
     except DecodingError as exc:
         raise BodyError(f"malformed kind-{kind} body: {exc}") from exc
     raise BodyError(f"unknown body kind {kind}")

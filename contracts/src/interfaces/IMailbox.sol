@@ -86,4 +86,8 @@ interface IMailbox {
 
     /// @notice The number of messages dispatched from this chain.
     function count() external view returns (uint32);
+
+    /// @notice The id of the message whose handler is running (zero outside a handler), so a
+    /// recipient can name the message it handles (a bounced transfer's Return does).
+    function currentMessageId() external view returns (bytes32);
 }

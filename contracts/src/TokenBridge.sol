@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IIdentityRegistry, IdentityRecord} from "./interfaces/IIdentityRegistry.sol";
+import {IMailbox} from "./interfaces/IMailbox.sol";
+import {IMessageRecipient} from "./interfaces/IMessageRecipient.sol";
+import {ISecurityToken} from "./interfaces/ISecurityToken.sol";
+import {ITokenBridge} from "./interfaces/ITokenBridge.sol";
+
+/// @notice The part of MirrorIdentityRegistry the bridge forwards carried records to.
+interface IRecordForwarding {
+    function applyRecord(address wallet, IdentityRecord calldata record) external returns (bool applied);
+}
+
+/// @title TokenBridge
+/// @notice Moves security tokens between the home chain, where the canonical token is
+/// locked in escrow, and remote chains, where its mirror is minted and burned. A transfer
+/// carries the recipient's home identity record, so compliance state travels with
+/// ownership; a transfer the destination's rules refuse bounces back to its sender.
+/// Per-token, per-lane token buckets bound what a compromised committee could move, and a
+/// guardian can pause a lane.
+contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    uint8 internal constant KIND_TRANSFER = 1;
+    uint8 internal constant KIND_RETURN = 2;
+    /// @notice Return reason when the destination has no token for the transfer.
+    uint8 public constant REASON_UNKNOWN_TOKEN = 255;
+
+    /// @notice This chain's mailbox: the only caller of `handle`, the only way out.
+    IMailbox public immutable mailbox;
+    /// @notice This chain's domain.
+    uint32 public immutable localDomain;
+    /// @notice The domain where canonical tokens live (locked here if it is this chain).
+    uint32 public immutable homeDomain;
+
+    /// @notice May pause lanes (the owner unpauses).
+    address public guardian;
+
+    /// @dev One slot per remote domain: its enrolled bridge and whether the lane is paused.
+    struct Lane {
+        address bridge;
+        bool paused;
+    }
+
+    /// @dev A token bucket: `available` refills at `rate` per second up to `capacity`.
+    /// A capacity of zero means no limit is configured.
+    struct Bucket {
+        uint128 capacity;
+        uint128 rate;
+        uint128 available;
+        uint64 updatedAt;
+    }
+
+    mapping(uint32 domain => Lane) private _lanes;
+    mapping(address homeToken => address) private _localToken;
+    mapping(address localToken => address) private _homeToken;
+    mapping(address homeToken => mapping(uint32 domain => mapping(bool inbound => Bucket))) private _buckets;
+
+    modifier onlyGuardianOrOwner() {
+        if (msg.sender != guardian && msg.sender != owner()) revert NotGuardian(msg.sender);
+        _;
+    }
+
+    /// @param mailbox_ This chain's mailbox.
+    /// @param homeDomain_ The home chain's domain (may be this chain's).
+    /// @param owner_ Enrolls remotes, registers tokens, sets limits and the guardian.
+    constructor(IMailbox mailbox_, uint32 homeDomain_, address owner_) Ownable(owner_) {
+        if (address(mailbox_) == address(0)) revert ZeroAddress();
+        mailbox = mailbox_;
+        localDomain = mailbox_.localDomain();
+        homeDomain = homeDomain_;
+    }
+
+    // ------------------------------------------------------------------ configuration
+
+    /// @notice Enrolls (or, with address 0, removes) the bridge of a remote domain.
+    function enrollRemote(uint32 domain, address remoteBridge) external onlyOwner {
+        if (domain == localDomain) revert LocalDomain(domain);
+        _lanes[domain].bridge = remoteBridge;
+        emit RemoteEnrolled(domain, remoteBridge);
+    }
+
+    /// @notice Maps a canonical token (its home address) to its token on this chain.
+    /// On the home chain both are the same; on a remote chain this bridge must hold the
+    /// mirror's BRIDGE_ROLE.
+    function registerToken(address homeToken, address localToken) external onlyOwner {
+        if (homeToken == address(0) || localToken.code.length == 0) revert UnknownToken(localToken);
+        if (_isHome() && homeToken != localToken) revert UnknownToken(localToken);
+        _localToken[homeToken] = localToken;
+        _homeToken[localToken] = homeToken;
+        emit TokenRegistered(homeToken, localToken);
+    }
+
+    /// @notice Sets the bucket of a token's outbound or inbound flow on a lane.
+    /// @param capacity Most that can move at once (0 removes the limit).
+    /// @param ratePerSecond How fast the capacity refills.
+    function setRateLimit(address homeToken, uint32 domain, bool inbound, uint128 capacity, uint128 ratePerSecond)
+        external
+        onlyOwner
+    {
+        _buckets[homeToken][domain][inbound] =
+            Bucket({capacity: capacity, rate: ratePerSecond, available: capacity, updatedAt: uint64(block.timestamp)});
+        emit RateLimitSet(homeToken, domain, inbound, capacity, ratePerSecond);
+    }
+
+    /// @notice Sets who may pause lanes.
+    function setGuardian(address guardian_) external onlyOwner {
+        guardian = guardian_;
+        emit GuardianSet(guardian_);
+    }
+
+    /// @notice Stops sends to and deliveries from `domain` (deliveries wait and are retried).
+    function pauseLane(uint32 domain) external onlyGuardianOrOwner {
+        _lanes[domain].paused = true;
+        emit LanePaused(domain, msg.sender);
+    }
+
+    /// @notice Resumes a paused lane.
+    function unpauseLane(uint32 domain) external onlyOwner {
+        _lanes[domain].paused = false;
+        emit LaneUnpaused(domain);
+    }
+
+    // ------------------------------------------------------------------ sending
+
+    /// @inheritdoc ITokenBridge
+    function send(address token, uint32 destination, address recipient, uint256 amount)
+        external
+        nonReentrant
+        returns (bytes32 id)
+    {
+        address homeToken = _homeToken[token];
+        if (homeToken == address(0) || token.code.length == 0) revert UnknownToken(token);
+        Lane memory lane = _lanes[destination];
+        if (lane.bridge == address(0)) revert UnknownDomain(destination);
+        if (lane.paused) revert LaneIsPaused(destination);
+        if (recipient == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        ISecurityToken st = ISecurityToken(token);
+        if (!st.canReceive(recipient)) revert RecipientNotEligible(recipient);
+        _consume(homeToken, destination, false, amount);
+
+        IdentityRecord memory record;
+        if (_isHome()) {
+            record = st.identityRegistry().recordOf(recipient);
+            uint256 before = st.balanceOf(address(this));
+            IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+            if (st.balanceOf(address(this)) - before != amount) revert UnknownToken(token);
+        } else {
+            st.bridgeBurn(msg.sender, amount);
+        }
+        bytes memory body = abi.encode(KIND_TRANSFER, homeToken, msg.sender, recipient, amount, record);
+        id = mailbox.dispatch(destination, bytes32(uint256(uint160(lane.bridge))), body);
+        emit TransferSent(id, homeToken, destination, msg.sender, recipient, amount);
+    }
+
+    // ------------------------------------------------------------------ receiving
+
+    /// @inheritdoc IMessageRecipient
+    function handle(uint32 origin, bytes32 sender, bytes calldata body) external nonReentrant {
+        if (msg.sender != address(mailbox)) revert NotMailbox(msg.sender);
+        Lane memory lane = _lanes[origin];
+        if (lane.bridge == address(0) || sender != bytes32(uint256(uint160(lane.bridge)))) {
+            revert UnknownSender(origin, sender);
+        }
+        if (lane.paused) revert LaneIsPaused(origin);
+        if (body.length < 32) revert MalformedBody(body.length);
+        uint256 kind = uint256(bytes32(body[:32]));
+        if (kind == KIND_TRANSFER) {
+            _receiveTransfer(origin, lane.bridge, body);
+        } else if (kind == KIND_RETURN) {
+            _receiveReturn(body);
+        } else {
+            revert UnknownKind(kind);
+        }
+    }
+
+    function _receiveTransfer(uint32 origin, address remoteBridge, bytes calldata body) private {
+        if (body.length != 320) revert MalformedBody(body.length);
+        (, address homeToken, address from, address to, uint256 amount, IdentityRecord memory record) =
+            abi.decode(body, (uint8, address, address, address, uint256, IdentityRecord));
+        bytes32 transferId = mailbox.currentMessageId();
+        address local = _localToken[homeToken];
+        if (local == address(0)) {
+            _bounce(origin, remoteBridge, transferId, homeToken, from, amount, REASON_UNKNOWN_TOKEN);
+            return;
+        }
+        ISecurityToken st = ISecurityToken(local);
+        bool home = _isHome();
+        if (!home && origin == homeDomain && record.version != 0) {
+            IRecordForwarding(address(st.identityRegistry())).applyRecord(to, record);
+        }
+        uint8 code = st.detectTransferRestriction(home ? address(this) : address(0), to, amount);
+        if (code != 0) {
+            _bounce(origin, remoteBridge, transferId, homeToken, from, amount, code);
+            return;
+        }
+        _consume(homeToken, origin, true, amount);
+        if (home) {
+            IERC20(local).safeTransfer(to, amount);
+        } else {
+            st.bridgeMint(to, amount);
+        }
+        emit TransferReceived(transferId, homeToken, origin, to, amount);
+    }
+
+    function _bounce(
+        uint32 origin,
+        address remoteBridge,
+        bytes32 transferId,
+        address homeToken,
+        address from,
+        uint256 amount,
+        uint8 reason
+    ) private {
+        bytes memory body = abi.encode(KIND_RETURN, homeToken, from, amount, transferId, reason);
+        bytes32 returnId = mailbox.dispatch(origin, bytes32(uint256(uint160(remoteBridge))), body);
+        emit Bounced(transferId, returnId, origin, from, amount, reason);
+    }
+
+    function _receiveReturn(bytes calldata body) private {
+        if (body.length != 192) revert MalformedBody(body.length);
+        (, address homeToken, address to, uint256 amount, bytes32 transferId, uint8 reason) =
+            abi.decode(body, (uint8, address, address, uint256, bytes32, uint8));
+        address local = _localToken[homeToken];
+        if (local == address(0)) revert UnknownToken(homeToken);
+        if (_isHome()) {
+            ISecurityToken(local).release(to, amount);
+        } else {
+            ISecurityToken(local).restoreMint(to, amount);
+        }
+        emit Returned(transferId, homeToken, to, amount, reason);
+    }
+
+    // ------------------------------------------------------------------ rate limits
+
+    function _consume(address homeToken, uint32 domain, bool inbound, uint256 amount) private {
+        Bucket storage bucket = _buckets[homeToken][domain][inbound];
+        uint256 capacity = bucket.capacity;
+        if (capacity == 0) return;
+        if (amount > capacity) revert AmountAboveCapacity(homeToken, domain, amount, capacity);
+        uint256 available = _refilled(bucket);
+        if (amount > available) {
+            uint256 rate = bucket.rate;
+            uint256 wait = rate == 0 ? type(uint256).max : (amount - available + rate - 1) / rate;
+            revert RateLimited(homeToken, domain, inbound, amount, available, wait);
+        }
+        bucket.available = uint128(available - amount);
+        bucket.updatedAt = uint64(block.timestamp);
+    }
+
+    function _refilled(Bucket storage bucket) private view returns (uint256) {
+        uint256 refill = (block.timestamp - bucket.updatedAt) * uint256(bucket.rate);
+        uint256 available = uint256(bucket.available) + refill;
+        return available > bucket.capacity ? bucket.capacity : available;
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice What can move now on a lane, and the bucket's settings.
+    function rateLimit(address homeToken, uint32 domain, bool inbound)
+        external
+        view
+        returns (uint256 available, uint256 capacity, uint256 ratePerSecond)
+    {
+        Bucket storage bucket = _buckets[homeToken][domain][inbound];
+        if (bucket.capacity == 0) return (type(uint256).max, 0, 0);
+        return (_refilled(bucket), bucket.capacity, bucket.rate);
+    }
+
+    /// @notice The enrolled bridge of a remote domain and whether the lane is paused.
+    function remote(uint32 domain) external view returns (address bridge, bool paused) {
+        Lane memory lane = _lanes[domain];
+        return (lane.bridge, lane.paused);
+    }
+
+    /// @notice This chain's token for a canonical token (zero when unregistered).
+    function localTokenOf(address homeToken) external view returns (address) {
+        return _localToken[homeToken];
+    }
+
+    /// @notice The canonical token of a token on this chain (zero when unregistered).
+    function homeTokenOf(address localToken) external view returns (address) {
+        return _homeToken[localToken];
+    }
+
+    function _isHome() private view returns (bool) {
+        return localDomain == homeDomain;
+    }
+}
