@@ -68,7 +68,7 @@ class PrivateKey:
     __str__ = __repr__
 
 
-def _parse_key(value: object, env: Mapping[str, str]) -> PrivateKey:
+def parse_key(value: object, env: Mapping[str, str]) -> PrivateKey:
     """Turn a config value into a key: ``"0x…"`` or ``"env:NAME"``."""
     if not isinstance(value, str):
         raise ValueError(f"expected a string (0x… key or env:NAME), got {type(value).__name__}")
@@ -205,6 +205,31 @@ class RelayerConfig(_Strict):
         return value
 
 
+class TokenConfig(_Strict):
+    """A security token issued on the home chain and mirrored on the others."""
+
+    symbol: str
+    name: str
+    decimals: Annotated[int, Field(ge=0, le=36)] = 18
+    rate_limit: Annotated[int, Field(ge=0)] = 0  # whole tokens per lane and direction; 0: none
+    refill_per_second: Annotated[int, Field(ge=0)] = 0  # whole tokens
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9]{1,11}$", value):
+            raise ValueError("must be 1 to 11 letters or digits")
+        return value
+
+
+class PaymentTokenConfig(_Strict):
+    """The devnet's plain ERC-20 for payment legs, deployed on every chain."""
+
+    symbol: str = "dUSD"
+    name: str = "Devnet USD"
+    decimals: Annotated[int, Field(ge=0, le=36)] = 6
+
+
 class Config(_Strict):
     """A whole stbridge configuration."""
 
@@ -214,6 +239,8 @@ class Config(_Strict):
     accounts: AccountsConfig
     validators: ValidatorsConfig
     relayer: RelayerConfig = RelayerConfig()
+    tokens: list[TokenConfig] = [TokenConfig(symbol="ACME", name="Acme Growth Fund")]
+    payment_token: PaymentTokenConfig | None = None
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True
@@ -256,6 +283,13 @@ class Config(_Strict):
                 "validators.threshold",
                 f"{threshold} of {n} is not a majority; production needs more than {n // 2}",
             )
+        symbols: dict[str, int] = {}
+        for i, token in enumerate(self.tokens):
+            first = symbols.setdefault(token.symbol.lower(), i)
+            if first != i:
+                raise _KeyedError(
+                    f"tokens[{i}].symbol", f"duplicate symbol {token.symbol} (also tokens[{first}])"
+                )
         if self.validators.mode == "remote" and not self.validators.urls:
             raise _KeyedError("validators.urls", "remote validators need their URLs")
         return self
@@ -348,7 +382,7 @@ def _resolve_keys(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[list[str
                 failed.add(f"accounts.{field}")
                 continue
             try:
-                parsed.append(_parse_key(item, env))
+                parsed.append(parse_key(item, env))
             except ValueError as exc:
                 problems.append(f"{key}: {exc}")
                 failed.add(f"accounts.{field}")

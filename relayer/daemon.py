@@ -19,13 +19,13 @@ from relayer.chain.rpc import ChainRpc
 from relayer.chain.sender import TxSender
 from relayer.config import Config
 from relayer.deployment import Deployment
-from relayer.errors import ChainError, WrongChain
+from relayer.errors import ChainError, StoreError, WrongChain
 from relayer.pipeline.confirmer import Confirmer
 from relayer.pipeline.indexer import ChainIndexer
 from relayer.pipeline.lane import LaneConfig, LaneWorker
 from relayer.pipeline.origin import MailboxSink, OriginTree
 from relayer.pipeline.validator import CheckpointSigner, RemoteCheckpointCollector
-from relayer.store import Store
+from relayer.store import Store, TxRow
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 from relayer.telemetry.server import TelemetryServer
@@ -76,6 +76,17 @@ class Relayer:
                 raise WrongChain(
                     f"{rpc.where()} is chain {answered}, the config says {chain.chain_id}: "
                     "fix chains.rpc_url or chain_id"
+                )
+            genesis = (await rpc.block(0)).hash
+            key = f"genesis:{chain.chain_id}"
+            known = await self.store.get_state(key)
+            if known is None:
+                await self.store.set_state(key, genesis)
+            elif known != genesis:
+                raise StoreError(
+                    f"the store {self.config.relayer.store} belongs to an earlier chain "
+                    f"{chain.name} (its genesis block differs; the chain was restarted): "
+                    "remove the store or set relayer.store to a new one"
                 )
 
     async def _build(self) -> None:
@@ -157,11 +168,19 @@ class Relayer:
                     metrics=self.metrics,
                 )
 
+    def _on_out_of_gas(self, tx: TxRow) -> None:
+        """A delivery ran out of gas: its lane estimates its next batch afresh."""
+        for (o, d), lane in self.parts.lanes.items():
+            if tx.purpose == f"processBatch {o}->{d}":
+                lane.gas.ran_out()
+
     async def run(self) -> None:
         """Run until cancelled."""
         try:
             await self._connect()
             await self._build()
+            for confirmer in self.parts.confirmers.values():
+                confirmer.on_out_of_gas = self._on_out_of_gas
             if self.serve_telemetry:
                 self.telemetry = TelemetryServer(
                     self.metrics,

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from relayer import __version__
-from relayer.cli import devnet, health, relay
+from relayer.cli import bridge, devnet, health, relay, system
 from relayer.cli.common import err_console
 from relayer.errors import StbridgeError
 
@@ -22,6 +22,10 @@ app.add_typer(devnet.app, name="devnet")
 app.command("run")(relay.run)
 app.add_typer(relay.messages_app, name="messages")
 app.command("health-check")(health.health_check)
+app.command("deploy")(system.deploy)
+app.command("up")(system.up)
+app.add_typer(bridge.app, name="bridge")
+app.command("balances")(bridge.show_balances)
 
 
 @app.command()

@@ -17,7 +17,7 @@ from relayer.config import Config
 from relayer.daemon import Relayer
 from relayer.deployment import Deployment, load_deployment
 from relayer.errors import InputError, NotFound
-from relayer.store import MessageRow, Status, Store, open_store
+from relayer.store import MessageRow, Status, Store, open_store, relayer_owner
 from relayer.telemetry.logging import configure_logging, register_secrets
 
 messages_app = typer.Typer(help="Inspect and retry relayed messages.", no_args_is_help=True)
@@ -40,7 +40,9 @@ def run(
 
 
 async def _run(config: Config, deployment: Deployment) -> None:
-    store = await open_store(config.relayer.store)
+    store = await open_store(
+        config.relayer.store, owner=relayer_owner(config.accounts.relayer.address)
+    )
     relayer = Relayer(config, deployment, store)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()

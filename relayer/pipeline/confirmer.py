@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc, revert_data
-from relayer.chain.sender import TxSender
+from relayer.chain.sender import TxSender, decode_signed
 from relayer.errors import ChainError
 from relayer.pipeline.backoff import next_attempt
 from relayer.store import Store, TxRow, TxStatus
@@ -54,6 +54,7 @@ class Confirmer:
         self.metrics = metrics
         self.mailbox_abi = contracts.load("Mailbox")
         self._rebroadcast_done = False
+        self.on_out_of_gas: Callable[[TxRow], None] | None = None
         self.log = get_logger("confirmer", chain=self.rpc.name)
 
     async def run(self) -> None:
@@ -190,12 +191,23 @@ class Confirmer:
         return delivered, failed
 
     async def _revert_reason(self, tx: TxRow, receipt: Mapping[str, Any], block: int) -> str:
-        if int(receipt.get("gasUsed", "0x0"), 16) >= tx.gas_limit:
-            return f"out of gas (limit {tx.gas_limit})"
-        from relayer.chain.sender import decode_signed
+        reason = await self._replay(tx, receipt, block)
+        if reason.startswith(("out of gas", "InsufficientGas")) and self.on_out_of_gas:
+            self.on_out_of_gas(tx)
+        return reason
 
+    async def _replay(self, tx: TxRow, receipt: Mapping[str, Any], block: int) -> str:
+        """Why a mined transaction reverted: the call replayed on the state before its block."""
+        if int(receipt.get("gasUsed", "0x0"), 16) >= tx.gas_limit * 63 // 64:
+            return f"out of gas (limit {tx.gas_limit})"
         to, data, value = decode_signed(tx.raw)
-        params = {"from": tx.sender, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
+        params = {
+            "from": tx.sender,
+            "to": to,
+            "data": "0x" + data.hex(),
+            "value": hex(value),
+            "gas": hex(tx.gas_limit),
+        }
         try:
             await self.rpc.request("eth_call", [params, hex(max(block - 1, 0))])
         except ChainError as exc:

@@ -28,6 +28,40 @@ from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 
 LEASE_SECONDS = 60.0
+HANDLER_RESERVE = 600_000  # the mailbox wants 540k left before each handler; plus its own checks
+
+
+class GasModel:
+    """Predicts a batch's gas limit from a measured per-message cost.
+
+    ``eth_estimateGas`` executes the whole batch again (on the embedded node, several
+    times over), so it runs only for the first batch of a lane, every ``refresh``
+    batches, and after a batch ran out of gas; in between the limit is predicted with
+    30% headroom plus the handler reserve.
+    """
+
+    ESTIMATE_BATCH = 16  # a batch that is estimated stays small: the node runs it repeatedly
+
+    def __init__(self, refresh: int = 32) -> None:
+        self.per_message: float | None = None
+        self.refresh = refresh
+        self._since_estimate = 0
+
+    def needs_estimate(self) -> bool:
+        return self.per_message is None or self._since_estimate >= self.refresh
+
+    def learn(self, messages: int, estimated: int) -> None:
+        self.per_message = max(20_000.0, (estimated - HANDLER_RESERVE) / max(messages, 1))
+        self._since_estimate = 0
+
+    def predict(self, messages: int) -> int:
+        assert self.per_message is not None
+        self._since_estimate += 1
+        return HANDLER_RESERVE + int(self.per_message * messages * 1.3) + 50_000
+
+    def ran_out(self) -> None:
+        """A batch hit its limit: estimate the next one."""
+        self.per_message = None
 
 
 @dataclass
@@ -69,7 +103,7 @@ class LaneWorker:
         mailbox = contracts.load("Mailbox")
         self._process_batch = mailbox.fn("processBatch")
         self._delivered = mailbox.fn("delivered")
-        self.gas_per_message = 80_000  # refined from estimates as batches go out
+        self.gas = GasModel()
         self.halted: str | None = None
         self.wake = asyncio.Event()
         self.log = get_logger("lane", lane=f"{config.origin_name}->{config.destination_name}")
@@ -145,13 +179,18 @@ class LaneWorker:
         due = await self._drop_delivered(due)
         sent = 0
         for run in _runs(due):
-            for batch in _chunks(run, self._batch_size()):
+            while run:
+                size = self._batch_size()  # grows once the first batch taught the gas model
+                batch, run = run[:size], run[size:]
                 if await self._submit(batch, checkpoint):
                     sent += len(batch)
         return sent
 
     def _batch_size(self) -> int:
-        by_gas = max(1, self.config.gas_budget // max(self.gas_per_message, 1))
+        if self.gas.needs_estimate():
+            return min(self.config.batch_max, GasModel.ESTIMATE_BATCH)
+        per_message = self.gas.per_message or 80_000
+        by_gas = int((self.config.gas_budget - HANDLER_RESERVE) // (per_message * 1.3))
         return max(1, min(self.config.batch_max, by_gas))
 
     async def _drop_delivered(self, due: list[MessageRow]) -> list[MessageRow]:
@@ -190,14 +229,16 @@ class LaneWorker:
             proof,
         )
         ids = [m.id for m in batch]
-        try:
-            gas = await self.sender.estimate(self.config.destination_mailbox, data)
-        except CallReverted as exc:
-            reason = contracts.decode_revert(revert_data(exc))
-            await self._failed(batch, f"batch would revert: {reason}")
-            return False
-        if len(batch) > 1:
-            self.gas_per_message = (self.gas_per_message + gas // len(batch)) // 2
+        if self.gas.needs_estimate():
+            try:
+                gas = await self.sender.estimate(self.config.destination_mailbox, data)
+            except CallReverted as exc:
+                reason = contracts.decode_revert(revert_data(exc))
+                await self._failed(batch, f"batch would revert: {reason}")
+                return False
+            self.gas.learn(len(batch), gas)
+        else:
+            gas = self.gas.predict(len(batch))
         if gas > self.config.gas_budget and len(batch) > 1:
             await self.store.release(ids)
             half = len(batch) // 2
@@ -235,7 +276,3 @@ def _runs(messages: Sequence[MessageRow]) -> list[list[MessageRow]]:
         else:
             runs.append([message])
     return runs
-
-
-def _chunks(run: list[MessageRow], size: int) -> list[list[MessageRow]]:
-    return [run[i : i + size] for i in range(0, len(run), size)]

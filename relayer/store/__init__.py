@@ -26,7 +26,17 @@ __all__ = [
     "TxRow",
     "TxStatus",
     "open_store",
+    "relayer_owner",
 ]
+
+
+def relayer_owner(relayer_address: str) -> str:
+    """The lease owner of a relayer: its key, so a restarted relayer finds its own leases.
+
+    Two relayers never share a key (their nonces would collide), so the key names the
+    relayer; a dead relayer's leases pass to another one when they expire.
+    """
+    return f"relayer:{relayer_address}"
 
 
 async def open_store(url: str, *, owner: str | None = None) -> Store:

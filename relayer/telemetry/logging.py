@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -50,16 +51,25 @@ def redact_secrets(
     return {k: _scrub(v) for k, v in event.items()}
 
 
-def configure_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
-    """Set up structlog (and the stdlib loggers of our libraries) once per process."""
+def configure_logging(
+    fmt: LogFormat = "auto", level: str = "info", *, file: Path | None = None
+) -> None:
+    """Set up structlog (and the stdlib loggers of our libraries) once per process.
+
+    With ``file``, log lines go there (appended) instead of stderr.
+    """
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    stream: TextIO = sys.stderr
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        stream = file.open("a", buffering=1, encoding="utf-8")
+    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     structlog.configure(
         processors=[
@@ -71,10 +81,10 @@ def configure_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, force=True)
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream, force=True)
     for noisy in ("web3", "aiohttp.access", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -1,0 +1,1 @@
+"""What users do, as functions the CLI and the tests share: send, onboard, inspect."""
