@@ -500,14 +500,14 @@ async def deploy(config: Config) -> DeployReport:
         return await deployer.run()
 
 
-def describe(report: DeployReport) -> Sequence[str]:
-    """Lines for the CLI."""
+def describe(report: DeployReport, *, verbose: bool = True) -> Sequence[str]:
+    """Lines for the CLI; ``verbose`` lists every wiring step sent."""
     path = deployment_path(report.deployment.network)
     if not report.changed:
         return [f"already deployed and wired; nothing changed ({path})"]
-    lines = [
-        "deployed contracts" if report.fresh else "found the deployment; wired what was missing"
-    ]
-    lines += [f"  {change}" for change in report.changes]
-    lines.append(f"addresses in {path}")
+    chains = ", ".join(report.deployment.chains)
+    head = f"deployed contracts on {chains}" if report.fresh else "found the deployment"
+    lines = [f"{head}; {len(report.changes)} wiring step(s) sent; addresses in {path}"]
+    if verbose:
+        lines += [f"  {change}" for change in report.changes]
     return lines

@@ -95,7 +95,7 @@ def _reset_store(config: Config) -> None:
 async def _up(config: Config, log_file: Path) -> None:
     console.print("deploying contracts…")
     report = await run_deploy(config)
-    for line in describe(report):
+    for line in describe(report, verbose=False):
         console.print(line)
     async with Session(config, report.deployment) as session:
         onboarded = await onboard_devnet(session)

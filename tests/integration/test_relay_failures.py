@@ -1,0 +1,160 @@
+"""What goes wrong gets one line, and no message is lost: bad config, a chain down, a revert."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chains.faultproxy import FaultProxy
+from chains.processes import free_port
+from relayer.chain import contracts
+from relayer.config import parse_config
+from relayer.store import Status
+from tests.helpers import write_config
+from tests.integration.system import (
+    Chains,
+    System,
+    running_relayer,
+    send_many,
+    wait_delivered,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def stbridge(system: System, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STBRIDGE_HOME": str(system.home), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "relayer", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_run_with_a_bad_config_is_one_line(system: System, tmp_path: Path) -> None:
+    raw = {**system.raw, "relayer": {**system.raw["relayer"], "batch_max_messages": "many"}}
+    path = write_config(tmp_path / "bad.toml", raw)
+    result = stbridge(system, "run", "-c", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "relayer.batch_max_messages:" in lines[0]
+
+
+def test_run_with_a_chain_down_is_one_line(system: System, tmp_path: Path) -> None:
+    raw = {**system.raw, "chains": [dict(c) for c in system.raw["chains"]]}
+    dead = f"http://127.0.0.1:{free_port()}"
+    raw["chains"][1]["rpc_url"] = dead
+    raw["relayer"] = {**raw["relayer"], "store": f"sqlite:///{tmp_path}/r.db"}
+    path = write_config(tmp_path / "down.toml", raw)
+    result = stbridge(system, "run", "-c", str(path))
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert f"chain b ({dead})" in lines[0]
+    assert "connection refused" in lines[0]
+
+
+def test_send_to_a_chain_that_is_down_is_one_line(system: System, tmp_path: Path) -> None:
+    raw = {**system.raw, "chains": [dict(c) for c in system.raw["chains"]]}
+    raw["chains"][0]["rpc_url"] = f"http://127.0.0.1:{free_port()}"
+    path = write_config(tmp_path / "down.toml", raw)
+    result = stbridge(
+        system, "bridge", "send", "--from", "a", "--to", "b", "--token", "ACME",
+        "--amount", "1", "--recipient", system.config.accounts.investors[1].address,
+        "-c", str(path),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "chain a cannot be reached" in result.stderr
+
+
+async def test_destination_down_mid_run_delays_but_loses_nothing(
+    system: System, tmp_path: Path
+) -> None:
+    proxy = FaultProxy(system.config.chain("b").rpc_url)
+    await proxy.start()
+    raw = {**system.raw, "chains": [dict(c) for c in system.raw["chains"]]}
+    raw["chains"][1]["rpc_url"] = proxy.url
+    proxied = System(system.backend, parse_config(raw), raw, system.home, system.deployment)
+    chains = Chains(system)
+    investors = system.config.accounts.investors
+    try:
+        before = await chains.balance("b", investors[2].address)
+        async with running_relayer(proxied, tmp_path / "r.db") as relay:
+            proxy.faults.down = True
+            ids = await send_many(
+                chains,
+                "a",
+                "b",
+                [(investors[0], investors[2].address, 10**18 + i) for i in range(5)],
+            )
+            await asyncio.sleep(3)
+            assert proxy.faults.counts["down"] > 0
+            rows = [await relay.store.message(i) for i in ids]
+            assert all(r is not None and r.status != Status.DELIVERED for r in rows)
+            proxy.faults.down = False
+            await wait_delivered(relay.store, ids, 120)
+        assert await chains.balance("b", investors[2].address) == before + 5 * 10**18 + 10
+    finally:
+        await chains.close()
+        await proxy.stop()
+
+
+async def test_reverted_delivery_is_recorded_retried_and_delivered(
+    system: System, tmp_path: Path
+) -> None:
+    """The guardian pauses the lane on b: deliveries fail with the reason, then succeed."""
+    chains = Chains(system)
+    accounts = system.config.accounts
+    assert accounts.guardian is not None
+    bridge_b = system.deployment.chain("b").address("TokenBridge")
+    bridge_abi = contracts.load("TokenBridge")
+    a_id = system.config.chain("a").chain_id
+    guardian = chains.wallet("b", accounts.guardian)
+    owner = chains.wallet("b", accounts.deployer)
+    try:
+        before = await chains.balance("b", accounts.investors[1].address)
+        await guardian.transact(bridge_b, bridge_abi.fn("pauseLane"), a_id)
+        async with running_relayer(system, tmp_path / "r.db") as relay:
+            [mid] = await send_many(
+                chains, "a", "b", [(accounts.investors[0], accounts.investors[1].address, 123)]
+            )
+            row = None
+            for _ in range(200):
+                row = await relay.store.message(mid)
+                if row is not None and row.status == Status.FAILED:
+                    break
+                await asyncio.sleep(0.1)
+            assert row is not None
+            assert row.status == Status.FAILED
+            assert row.last_error is not None
+            assert f"LaneIsPaused(domain={a_id})" in row.last_error
+            assert "\n" not in row.last_error
+            assert row.attempts == 1
+            assert await chains.balance("b", accounts.investors[1].address) == before
+
+            shown = stbridge(
+                system,
+                "messages",
+                "show",
+                "0x" + mid.hex(),
+                "-c",
+                str(system.config_file(tmp_path / "c.toml", tmp_path / "r.db")),
+            )
+            assert "LaneIsPaused" in shown.stdout
+
+            await owner.transact(bridge_b, bridge_abi.fn("unpauseLane"), a_id)
+            assert await relay.store.retry_now(mid)
+            await wait_delivered(relay.store, [mid], 60)
+        assert await chains.balance("b", accounts.investors[1].address) == before + 123
+    finally:
+        await chains.close()
