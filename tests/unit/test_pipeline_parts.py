@@ -1,0 +1,56 @@
+"""Small pieces of the pipeline: backoff schedule, gas model, runs of nonces, fee bumps."""
+
+from __future__ import annotations
+
+from relayer.chain.sender import Fees
+from relayer.pipeline.backoff import SCHEDULE, next_attempt, retry_delay
+from relayer.pipeline.lane import HANDLER_RESERVE, GasModel, _runs
+from relayer.store import MessageRow, Status
+
+
+def test_backoff_grows_5_10_30_60_then_minutes_with_jitter() -> None:
+    assert SCHEDULE[:4] == (5.0, 10.0, 30.0, 60.0)
+    for attempts, base in enumerate(SCHEDULE):
+        delays = {retry_delay(attempts) for _ in range(50)}
+        assert all(base * 0.8 <= d <= base * 1.2 for d in delays)
+        assert len(delays) > 1  # jittered
+    assert retry_delay(100) <= SCHEDULE[-1] * 1.2
+    assert 1000 + 4 <= next_attempt(0, now=1000) <= 1000 + 6
+
+
+def test_fee_bump_is_at_least_ten_percent() -> None:
+    fees = Fees(max_fee=1_000_000_007, priority_fee=3)
+    bumped = fees.bumped()
+    assert bumped.max_fee * 10 >= fees.max_fee * 11
+    assert bumped.priority_fee * 10 >= fees.priority_fee * 11
+
+
+def test_gas_model_estimates_first_then_predicts_and_reestimates() -> None:
+    model = GasModel(refresh=3)
+    assert model.needs_estimate()
+    model.learn(10, HANDLER_RESERVE + 10 * 50_000)
+    assert not model.needs_estimate()
+    predicted = model.predict(100)
+    assert predicted >= HANDLER_RESERVE + 100 * 50_000 * 1.3
+    model.predict(100)
+    model.predict(100)
+    assert model.needs_estimate()  # refresh after 3 predictions
+    model.learn(10, HANDLER_RESERVE + 10 * 50_000)
+    model.ran_out()
+    assert model.needs_estimate()
+
+
+def _row(nonce: int) -> MessageRow:
+    return MessageRow(
+        id=nonce.to_bytes(32, "big"), origin=1, nonce=nonce, destination=2, sender=b"",
+        recipient=b"",
+        raw=b"", kind=1, ref=None, dispatch_tx="", dispatch_block=0, dispatched_at=0.0,
+        status=Status.PENDING, attempts=0, next_attempt_at=0.0, last_error=None, tx_hash=None,
+        deliver_tx=None, delivered_block=None, delivered_at=None, indexed_at=0.0, updated_at=0.0,
+    )  # fmt: skip
+
+
+def test_runs_split_at_gaps() -> None:
+    runs = _runs([_row(n) for n in (3, 4, 5, 7, 8, 10)])
+    assert [[m.nonce for m in run] for run in runs] == [[3, 4, 5], [7, 8], [10]]
+    assert _runs([]) == []
