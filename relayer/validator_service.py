@@ -91,7 +91,7 @@ class ValidatorService:
                 app.router.add_get("/checkpoints/{origin}/latest", self._latest)
                 runner = web.AppRunner(app, access_log=None)
                 await runner.setup()
-                site = web.TCPSite(runner, self.host, self.port)
+                site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=2.0)
                 try:
                     await site.start()
                 except OSError as exc:

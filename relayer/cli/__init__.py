@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 
 import typer
@@ -20,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(devnet.app, name="devnet")
 app.command("run")(relay.run)
+app.command("validator")(relay.validator)
 app.add_typer(relay.messages_app, name="messages")
 app.command("health-check")(health.health_check)
 app.command("deploy")(system.deploy)
@@ -36,6 +39,8 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a command; a StbridgeError becomes one line on stderr."""
+    # `kill -USR1 <pid>` prints every thread's stack: how to see where a process hangs
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         result = app(args=argv, standalone_mode=False)
     except StbridgeError as exc:

@@ -170,3 +170,53 @@ def retry_message(message_id: str, config_path: ConfigOption = None) -> None:
         console.print(f"message {m.id_hex} will be retried now")
 
     asyncio.run(_with_store(config_path, go))
+
+
+def validator(
+    config_path: ConfigOption = None,
+    key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding this validator's key.")
+    ] = None,
+    key_index: Annotated[
+        int | None, typer.Option(help="Devnet: use accounts.validators[N] from the config.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to serve checkpoints on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 9470,
+    log_format: LogFormatOption = "auto",
+) -> None:
+    """Run one validator apart: index every origin, sign checkpoints, serve them over HTTP."""
+    from relayer.cli.common import resolve_key
+    from relayer.validator_service import ValidatorService
+
+    config = get_config(config_path)
+    configure_logging(log_format, "info")
+    if key_env is None and key_index is not None:
+        if not 0 <= key_index < len(config.accounts.validators):
+            raise InputError(
+                f"--key-index {key_index}: the config has {len(config.accounts.validators)} "
+                "validator keys"
+            )
+        key = config.accounts.validators[key_index]
+    else:
+        key = resolve_key(config, key_env, "validator[0]")
+    if key.address not in {k.address for k in config.accounts.validators}:
+        warn(f"{key.address} is not one of the config's validators; relayers will ignore it")
+    register_secrets([key.secret()])
+    deployment = load_deployment(config)
+
+    async def go() -> None:
+        store = await open_store(f"sqlite:///.stbridge/validator-{key.address.lower()}.db")
+        service = ValidatorService(config, deployment, store, key, host=host, port=port)
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await service.run()
+        except asyncio.CancelledError:
+            console.print("validator stopped")
+        finally:
+            await store.close()
+
+    asyncio.run(go())

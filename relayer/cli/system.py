@@ -129,7 +129,7 @@ async def _up(config: Config, log_file: Path) -> None:
     except asyncio.CancelledError:
         runner.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
-            await runner
+            await asyncio.wait_for(runner, 20)
         console.print("relayer stopped")
     finally:
         await store.close()

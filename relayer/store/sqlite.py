@@ -75,6 +75,14 @@ class SqliteStore(Store):
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from None
 
     def _migrate(self) -> None:
+        """Create the tables once; opening an existing store takes no write lock."""
+        exists = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if exists:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is not None and int(row[0]) == SCHEMA_VERSION:
+                return
         with self._write() as db:
             for statement in SCHEMA_SQLITE.split(";"):
                 if statement.strip():

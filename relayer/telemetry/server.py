@@ -38,7 +38,7 @@ class TelemetryServer:
         """Bind and serve; returns the port (useful when 0 asked for a free one)."""
         runner = web.AppRunner(self.app(), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=2.0)
         try:
             await site.start()
         except OSError as exc:

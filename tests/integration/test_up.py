@@ -77,7 +77,13 @@ def test_up_then_send_from_a_second_terminal(backend: str, tmp_path: Path) -> No
         ).stdout  # fmt: skip
         assert "│ 10 " in balances, balances
         up.send_signal(signal.SIGINT)
-        assert up.wait(60) == 0, out.read_text()
+        try:
+            code = up.wait(60)
+        except subprocess.TimeoutExpired:
+            up.send_signal(signal.SIGUSR1)  # stacks of every thread, into up.out
+            time.sleep(2)
+            raise AssertionError("stbridge up did not stop:\n" + out.read_text()[-6000:]) from None
+        assert code == 0, out.read_text()
         text = out.read_text()
         assert "relayer stopped" in text
         assert "stopped 2 chain(s)" in text
