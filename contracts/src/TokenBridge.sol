@@ -174,7 +174,7 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
         if (kind == KIND_TRANSFER) {
             _receiveTransfer(origin, lane.bridge, body);
         } else if (kind == KIND_RETURN) {
-            _receiveReturn(body);
+            _receiveReturn(origin, body);
         } else {
             revert UnknownKind(kind);
         }
@@ -223,12 +223,17 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
         emit Bounced(transferId, returnId, origin, from, amount, reason);
     }
 
-    function _receiveReturn(bytes calldata body) private {
+    /// @dev A Return releases from escrow (home) or re-mints (remote) exactly as a Transfer
+    /// does, so it draws on the same inbound bucket: otherwise a fallen committee could drain
+    /// the escrow with forged Returns, past every rate limit. An honest Return that finds the
+    /// bucket empty fails and is delivered again later; nothing is lost.
+    function _receiveReturn(uint32 origin, bytes calldata body) private {
         if (body.length != 192) revert MalformedBody(body.length);
         (, address homeToken, address to, uint256 amount, bytes32 transferId, uint8 reason) =
             abi.decode(body, (uint8, address, address, uint256, bytes32, uint8));
         address local = _localToken[homeToken];
         if (local == address(0)) revert UnknownToken(homeToken);
+        _consume(homeToken, origin, true, amount);
         if (_isHome()) {
             ISecurityToken(local).release(to, amount);
         } else {
