@@ -147,6 +147,16 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl {
     }
 
     /// @inheritdoc IIdentityRegistry
+    function statusOf(address wallet)
+        external
+        view
+        returns (uint16 country, uint64 expiresAt, uint32 flags, uint64 version)
+    {
+        IdentityRecord storage r = _records[wallet];
+        return (r.country, r.expiresAt, r.flags, r.version);
+    }
+
+    /// @inheritdoc IIdentityRegistry
     function isVerified(address wallet) external view returns (bool) {
         return IdentityLib.isValidAt(_records[wallet], block.timestamp);
     }

@@ -13,6 +13,8 @@ import {IdentityLib} from "./libs/IdentityLib.sol";
 /// from the home domain's registry, and a record the local TokenBridge forwards from a
 /// Transfer (FORWARDER_ROLE). A record is applied only if its version is newer than the one
 /// held, so arrival order does not matter and a stale record never overtakes a revocation.
+/// A record takes two storage slots: the investor id, and country, expiry, flags and version
+/// packed together (22 bytes); the version check reads only the second.
 contract MirrorIdentityRegistry is IIdentityRegistry, IMessageRecipient, AccessControl {
     /// @notice May apply records carried by proven home-chain messages (the local TokenBridge).
     bytes32 public constant FORWARDER_ROLE = keccak256("FORWARDER_ROLE");
@@ -26,7 +28,8 @@ contract MirrorIdentityRegistry is IIdentityRegistry, IMessageRecipient, AccessC
 
     mapping(address wallet => IdentityRecord) private _records;
 
-    /// @notice A record not newer than the held one arrived and was ignored.
+    /// @notice A record older than the held one arrived and was ignored (an equal version is
+    /// ignored silently: it changes nothing).
     event RecordIgnored(address indexed wallet, uint64 version, uint64 heldVersion);
 
     /// @notice A constructor argument is zero.
@@ -91,16 +94,33 @@ contract MirrorIdentityRegistry is IIdentityRegistry, IMessageRecipient, AccessC
     }
 
     /// @inheritdoc IIdentityRegistry
+    function statusOf(address wallet)
+        external
+        view
+        returns (uint16 country, uint64 expiresAt, uint32 flags, uint64 version)
+    {
+        IdentityRecord storage r = _records[wallet];
+        return (r.country, r.expiresAt, r.flags, r.version);
+    }
+
+    /// @inheritdoc IIdentityRegistry
     function isVerified(address wallet) external view returns (bool) {
         return IdentityLib.isValidAt(_records[wallet], block.timestamp);
     }
 
-    /// @dev Newer-only: an older or equal version is ignored with an event, never a revert,
-    /// so an out-of-order delivery succeeds (and is not retried forever).
+    /// @dev Newer-only: an older or equal version is ignored, never a revert, so an
+    /// out-of-order delivery succeeds (and is not retried forever). An equal version is the
+    /// common case (every transfer to a known wallet carries the record the mirror holds; a
+    /// resync re-pushes held versions) and changes nothing, so it is silent. An older one
+    /// means a message was overtaken by a newer record (a revocation holding against a stale
+    /// record): rare and worth seeing, so it emits RecordIgnored.
+    /// A record without an investor id is no record (the home registry never sends one): it is
+    /// ignored, so every stored record keeps a nonzero id and version (IdentityLib.isValid).
     function _apply(address wallet, IdentityRecord memory record) private returns (bool) {
+        if (record.investorId == bytes32(0)) return false;
         uint64 held = _records[wallet].version;
         if (record.version <= held) {
-            emit RecordIgnored(wallet, record.version, held);
+            if (record.version < held) emit RecordIgnored(wallet, record.version, held);
             return false;
         }
         _records[wallet] = record;

@@ -21,12 +21,17 @@ import {TokenRules} from "./TokenRules.sol";
 /// | mover | pause | sender side | unfrozen balance | recipient side |
 /// | --- | --- | --- | --- | --- |
 /// | transfer, transferFrom | yes | yes | yes | yes |
-/// | mint (agent), bridgeMint (bridge) | yes | - | - | yes |
+/// | tryTransferFromCustody (custodian) | yes | yes (a custodian: its freeze) | yes | yes |
+/// | mint (agent), bridgeMint, tryBridgeMint (bridge) | yes | - | - | yes |
 /// | bridgeBurn (bridge) | yes | yes | yes | - |
 /// | restoreMint (bridge) | yes | - | - | no |
 /// | release (custodian) | yes | yes (a custodian: its freeze) | yes | no |
 /// | forcedTransfer (agent) | no | no | no (unfreezes) | freeze, identity, country; no limits |
 /// | burn (agent) | no | no | no (unfreezes) | - |
+///
+/// The two `try` movers refuse by returning the ERC-1404 code instead of reverting (one
+/// check for the bridge's delivery, where a refusal bounces); every other failure (roles,
+/// a balance shortfall, out of gas) still reverts.
 ///
 /// A custodian on either side skips that side's identity-derived rules (registry status,
 /// country, lock-up, holder and balance limits); the token's own freezes bind it too.
@@ -183,6 +188,12 @@ contract SecurityToken is ERC20, AccessControl, Pausable, TokenRules, ISecurityT
     }
 
     /// @inheritdoc ISecurityToken
+    function tryBridgeMint(address to, uint256 amount) external onlyRole(BRIDGE_ROLE) returns (uint8 code) {
+        code = _code(address(0), to, amount, true);
+        if (code == Restriction.SUCCESS) _mint(to, amount);
+    }
+
+    /// @inheritdoc ISecurityToken
     function bridgeBurn(address from, uint256 amount) external onlyRole(BRIDGE_ROLE) {
         _enforce(from, address(0), amount, false);
         _burn(from, amount);
@@ -202,6 +213,14 @@ contract SecurityToken is ERC20, AccessControl, Pausable, TokenRules, ISecurityT
         _transfer(custodian, to, amount);
     }
 
+    /// @inheritdoc ISecurityToken
+    function tryTransferFromCustody(address to, uint256 amount) external returns (uint8 code) {
+        address custodian = _msgSender();
+        if (!_accounts[custodian].custodian) revert NotCustodian(custodian);
+        code = _code(custodian, to, amount, true);
+        if (code == Restriction.SUCCESS) _transfer(custodian, to, amount);
+    }
+
     // ------------------------------------------------------------------ views
 
     /// @notice ERC-20 decimals.
@@ -211,7 +230,7 @@ contract SecurityToken is ERC20, AccessControl, Pausable, TokenRules, ISecurityT
 
     /// @inheritdoc ISecurityToken
     function detectTransferRestriction(address from, address to, uint256 value) public view returns (uint8) {
-        return paused() ? Restriction.PAUSED : _ruleCode(from, to, value, true);
+        return _code(from, to, value, true);
     }
 
     /// @inheritdoc ISecurityToken
@@ -271,8 +290,14 @@ contract SecurityToken is ERC20, AccessControl, Pausable, TokenRules, ISecurityT
     /// @dev Reverts unless the rules allow the movement (a balance shortfall is left to
     /// ERC-20's own error, as ERC-7943 asks).
     function _enforce(address from, address to, uint256 amount, bool recipientSide) private view {
-        uint8 code = paused() ? Restriction.PAUSED : _ruleCode(from, to, amount, recipientSide);
+        uint8 code = _code(from, to, amount, recipientSide);
         if (code != Restriction.SUCCESS) revert TransferRestricted(code, from, to, amount);
+    }
+
+    /// @dev The restriction code of a movement: pause, then every rule (TokenRules). The
+    /// pre-checks, the reverting movers and the `try` movers all ask this.
+    function _code(address from, address to, uint256 amount, bool recipientSide) private view returns (uint8) {
+        return paused() ? Restriction.PAUSED : _ruleCode(from, to, amount, recipientSide);
     }
 
     /// @dev Enforcement moves may take frozen tokens: the frozen amount first shrinks by the

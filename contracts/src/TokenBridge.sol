@@ -4,7 +4,7 @@ pragma solidity 0.8.30;
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IIdentityRegistry, IdentityRecord} from "./interfaces/IIdentityRegistry.sol";
 import {IMailbox} from "./interfaces/IMailbox.sol";
 import {IMessageRecipient} from "./interfaces/IMessageRecipient.sol";
@@ -23,7 +23,7 @@ interface IRecordForwarding {
 /// ownership; a transfer the destination's rules refuse bounces back to its sender.
 /// Per-token, per-lane token buckets bound what a compromised committee could move, and a
 /// guardian can pause a lane.
-contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, ReentrancyGuard {
+contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     uint8 internal constant KIND_TRANSFER = 1;
@@ -190,23 +190,42 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
             _bounce(origin, remoteBridge, transferId, homeToken, from, amount, REASON_UNKNOWN_TOKEN);
             return;
         }
-        ISecurityToken st = ISecurityToken(local);
-        bool home = _isHome();
-        if (!home && origin == homeDomain && record.version != 0) {
-            IRecordForwarding(address(st.identityRegistry())).applyRecord(to, record);
+        if (!_isHome() && origin == homeDomain && record.version != 0) {
+            IRecordForwarding(address(ISecurityToken(local).identityRegistry())).applyRecord(to, record);
         }
-        uint8 code = st.detectTransferRestriction(home ? address(this) : address(0), to, amount);
+        uint8 code = _deliver(ISecurityToken(local), homeToken, origin, to, amount);
         if (code != 0) {
             _bounce(origin, remoteBridge, transferId, homeToken, from, amount, code);
             return;
         }
-        _consume(homeToken, origin, true, amount);
-        if (home) {
-            IERC20(local).safeTransfer(to, amount);
-        } else {
-            st.bridgeMint(to, amount);
-        }
         emit TransferReceived(transferId, homeToken, origin, to, amount);
+    }
+
+    /// @dev Unlocks (home) or mints (remote) `amount` to `to` if the token's rules allow it,
+    /// drawing on the inbound bucket; otherwise moves and draws nothing and returns the
+    /// restriction code. The token checks its rules once, in the same call that moves
+    /// (`tryTransferFromCustody`, `tryBridgeMint`). The bucket is drawn before that call
+    /// (effects before the interaction) and given back on a refusal: the one write after the
+    /// call, into this contract's own bucket, under the reentrancy guard. When the bucket
+    /// cannot cover the amount, a transfer the rules refuse still bounces at once (waiting
+    /// would not change the answer, and it draws nothing) and one they allow reverts with the
+    /// bucket's error, to be delivered once it refills; only this rare path asks
+    /// `detectTransferRestriction` first.
+    /// The token is called plainly, not in a try/catch: a revert inside it, out of gas
+    /// included, reverts the handler (the message stays undelivered and is retried) and can
+    /// never pass for a refusal, so no submitter can force a bounce by choosing the gas.
+    function _deliver(ISecurityToken st, address homeToken, uint32 origin, address to, uint256 amount)
+        private
+        returns (uint8 code)
+    {
+        bool home = _isHome();
+        if (!_tryTake(homeToken, origin, true, amount)) {
+            code = st.detectTransferRestriction(home ? address(this) : address(0), to, amount);
+            if (code != 0) return code;
+            _revertLimited(homeToken, origin, true, amount);
+        }
+        code = home ? st.tryTransferFromCustody(to, amount) : st.tryBridgeMint(to, amount);
+        if (code != 0) _giveBack(homeToken, origin, true, amount);
     }
 
     function _bounce(
@@ -244,25 +263,46 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
 
     // ------------------------------------------------------------------ rate limits
 
+    /// @dev Draws `amount` from the bucket, or reverts with why it cannot.
     function _consume(address homeToken, uint32 domain, bool inbound, uint256 amount) private {
-        Bucket storage bucket = _buckets[homeToken][domain][inbound];
-        uint256 capacity = bucket.capacity;
-        if (capacity == 0) return;
-        if (amount > capacity) revert AmountAboveCapacity(homeToken, domain, amount, capacity);
-        uint256 available = _refilled(bucket);
-        if (amount > available) {
-            uint256 rate = bucket.rate;
-            uint256 wait = rate == 0 ? type(uint256).max : (amount - available + rate - 1) / rate;
-            revert RateLimited(homeToken, domain, inbound, amount, available, wait);
-        }
-        bucket.available = uint128(available - amount);
-        bucket.updatedAt = uint64(block.timestamp);
+        if (!_tryTake(homeToken, domain, inbound, amount)) _revertLimited(homeToken, domain, inbound, amount);
     }
 
-    function _refilled(Bucket storage bucket) private view returns (uint256) {
-        uint256 refill = (block.timestamp - bucket.updatedAt) * uint256(bucket.rate);
-        uint256 available = uint256(bucket.available) + refill;
-        return available > bucket.capacity ? bucket.capacity : available;
+    /// @dev Draws `amount` if the bucket holds it (always true without a bucket); otherwise
+    /// changes nothing and returns false.
+    function _tryTake(address homeToken, uint32 domain, bool inbound, uint256 amount) private returns (bool) {
+        Bucket storage bucket = _buckets[homeToken][domain][inbound];
+        Bucket memory b = bucket;
+        if (b.capacity == 0) return true;
+        uint256 available = _refilled(b);
+        if (amount > available) return false;
+        bucket.available = uint128(available - amount);
+        bucket.updatedAt = uint64(block.timestamp);
+        return true;
+    }
+
+    /// @dev Gives back what `_tryTake` drew in this transaction (a refused delivery). It drew
+    /// from the bucket refilled up to now, so the sum stays within the capacity.
+    function _giveBack(address homeToken, uint32 domain, bool inbound, uint256 amount) private {
+        Bucket storage bucket = _buckets[homeToken][domain][inbound];
+        if (bucket.capacity == 0) return;
+        bucket.available += uint128(amount);
+    }
+
+    /// @dev Reverts with why the bucket cannot cover `amount`: above its capacity, or not
+    /// refilled yet (with the exact wait).
+    function _revertLimited(address homeToken, uint32 domain, bool inbound, uint256 amount) private view {
+        Bucket memory b = _buckets[homeToken][domain][inbound];
+        if (amount > b.capacity) revert AmountAboveCapacity(homeToken, domain, amount, b.capacity);
+        uint256 available = _refilled(b);
+        uint256 rate = b.rate;
+        uint256 wait = rate == 0 ? type(uint256).max : (amount - available + rate - 1) / rate;
+        revert RateLimited(homeToken, domain, inbound, amount, available, wait);
+    }
+
+    function _refilled(Bucket memory b) private view returns (uint256) {
+        uint256 available = uint256(b.available) + (block.timestamp - b.updatedAt) * uint256(b.rate);
+        return available > b.capacity ? b.capacity : available;
     }
 
     // ------------------------------------------------------------------ views
@@ -273,9 +313,9 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
         view
         returns (uint256 available, uint256 capacity, uint256 ratePerSecond)
     {
-        Bucket storage bucket = _buckets[homeToken][domain][inbound];
-        if (bucket.capacity == 0) return (type(uint256).max, 0, 0);
-        return (_refilled(bucket), bucket.capacity, bucket.rate);
+        Bucket memory b = _buckets[homeToken][domain][inbound];
+        if (b.capacity == 0) return (type(uint256).max, 0, 0);
+        return (_refilled(b), b.capacity, b.rate);
     }
 
     /// @notice The enrolled bridge of a remote domain and whether the lane is paused.

@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Restriction} from "./interfaces/ISecurityToken.sol";
-import {IIdentityRegistry, IdentityRecord, FLAG_FROZEN} from "./interfaces/IIdentityRegistry.sol";
+import {IIdentityRegistry, FLAG_FROZEN} from "./interfaces/IIdentityRegistry.sol";
 import {IdentityLib} from "./libs/IdentityLib.sol";
 
 /// @title TokenRules
@@ -72,7 +72,7 @@ abstract contract TokenRules {
 
     /// @notice The token's rules refuse the movement; `code` is the ERC-1404 restriction.
     error TransferRestricted(uint8 code, address from, address to, uint256 amount);
-    /// @notice Only a custodian may call `release`.
+    /// @notice Only a custodian may call `release` or `tryTransferFromCustody`.
     error NotCustodian(address account);
     /// @notice Not an ISO 3166-1 numeric country code (1..999).
     error InvalidCountry(uint16 country);
@@ -138,9 +138,9 @@ abstract contract TokenRules {
     function _sendCode(address from, Account memory a) internal view returns (uint8) {
         if (a.frozen) return Restriction.SENDER_FROZEN;
         if (a.custodian) return Restriction.SUCCESS;
-        IdentityRecord memory r = _registry.recordOf(from);
-        if (r.flags & FLAG_FROZEN != 0) return Restriction.SENDER_FROZEN;
-        if (!IdentityLib.isValidAt(r, block.timestamp)) return Restriction.SENDER_NOT_VERIFIED;
+        (, uint64 expiresAt, uint32 flags, uint64 version) = _registry.statusOf(from);
+        if (flags & FLAG_FROZEN != 0) return Restriction.SENDER_FROZEN;
+        if (!IdentityLib.isValid(expiresAt, flags, version, block.timestamp)) return Restriction.SENDER_NOT_VERIFIED;
         if (block.timestamp < _rules.lockupUntil) return Restriction.LOCKED_UP;
         return Restriction.SUCCESS;
     }
@@ -150,11 +150,13 @@ abstract contract TokenRules {
     function _receiveCode(address to, Account memory a) internal view returns (uint8) {
         if (a.frozen) return Restriction.RECIPIENT_FROZEN;
         if (a.custodian) return Restriction.SUCCESS;
-        IdentityRecord memory r = _registry.recordOf(to);
-        if (r.flags & FLAG_FROZEN != 0) return Restriction.RECIPIENT_FROZEN;
-        if (!IdentityLib.isValidAt(r, block.timestamp)) return Restriction.RECIPIENT_NOT_VERIFIED;
-        if (countryDenied[r.country]) return Restriction.COUNTRY_NOT_ALLOWED;
-        if (_rules.allowListEnabled && !countryAllowed[r.country]) return Restriction.COUNTRY_NOT_ALLOWED;
+        (uint16 country, uint64 expiresAt, uint32 flags, uint64 version) = _registry.statusOf(to);
+        if (flags & FLAG_FROZEN != 0) return Restriction.RECIPIENT_FROZEN;
+        if (!IdentityLib.isValid(expiresAt, flags, version, block.timestamp)) {
+            return Restriction.RECIPIENT_NOT_VERIFIED;
+        }
+        if (countryDenied[country]) return Restriction.COUNTRY_NOT_ALLOWED;
+        if (_rules.allowListEnabled && !countryAllowed[country]) return Restriction.COUNTRY_NOT_ALLOWED;
         return Restriction.SUCCESS;
     }
 

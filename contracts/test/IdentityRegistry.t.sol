@@ -175,6 +175,21 @@ contract IdentityRegistryTest is BaseTest {
         assertFalse(registry.isVerified(alice), "at expiry");
     }
 
+    /// statusOf is the record without its investor id; its version is nonzero exactly when
+    /// a record exists (what the token's rules read, from one slot).
+    function test_statusOf_matchesRecord() public {
+        (uint16 country, uint64 expiresAt, uint32 flags, uint64 version) = registry.statusOf(alice);
+        assertEq(uint256(country) + expiresAt + flags + version, 0, "no record: all zero");
+        _set(alice, 276, 0);
+        vm.prank(agent);
+        registry.freeze(alice);
+        (country, expiresAt, flags, version) = registry.statusOf(alice);
+        assertEq(country, 276, "country");
+        assertEq(expiresAt, expiry, "expiresAt");
+        assertEq(flags, FLAG_FROZEN, "flags");
+        assertEq(version, 2, "version");
+    }
+
     function test_setRecord_emitsRecordUpdated() public {
         vm.expectEmit(true, true, false, true, address(registry));
         emit IIdentityRegistry.RecordUpdated(alice, INVESTOR, 276, expiry, 0, 1);

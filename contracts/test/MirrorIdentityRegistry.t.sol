@@ -197,6 +197,55 @@ contract MirrorIdentityRegistryTest is BaseTest {
         mirror.applyRecord(alice, r);
     }
 
+    /// An equal version changes nothing and says nothing (the usual case: every transfer to a
+    /// known wallet carries the record the mirror holds); an older one is ignored with
+    /// RecordIgnored, through either path.
+    function test_notNewer_equalSilent_olderEmits() public {
+        vm.startPrank(bridge);
+        mirror.applyRecord(alice, _record(276, 0, 2));
+        vm.recordLogs();
+        assertFalse(mirror.applyRecord(alice, _record(250, 0, 2)), "equal ignored");
+        _deliver(HOME, homeId, _update(alice, _record(250, 0, 2)));
+        assertEq(vm.getRecordedLogs().length, 0, "an equal version is silent");
+        vm.expectEmit(true, false, false, true, address(mirror));
+        emit MirrorIdentityRegistry.RecordIgnored(alice, 1, 2);
+        assertFalse(mirror.applyRecord(alice, _record(250, 0, 1)), "older ignored");
+        vm.stopPrank();
+        vm.expectEmit(true, false, false, true, address(mirror));
+        emit MirrorIdentityRegistry.RecordIgnored(alice, 1, 2);
+        _deliver(HOME, homeId, _update(alice, _record(250, 0, 1)));
+        assertEq(mirror.recordOf(alice).country, 276, "v2 kept");
+    }
+
+    /// A record without an investor id is no record: ignored by both paths, so a stored
+    /// record always has an id and a version (a nonzero version is what the rules read).
+    function test_recordWithoutInvestorId_ignored() public {
+        IdentityRecord memory noId = IdentityRecord(bytes32(0), 276, expiry, 0, 5);
+        vm.prank(bridge);
+        assertFalse(mirror.applyRecord(alice, noId), "ignored");
+        _deliver(HOME, homeId, _update(alice, noId));
+        assertEq(mirror.recordOf(alice).version, 0, "nothing stored");
+        assertFalse(mirror.isVerified(alice), "not verified");
+        vm.prank(bridge);
+        mirror.applyRecord(alice, _record(276, 0, 1));
+        vm.prank(bridge);
+        assertFalse(mirror.applyRecord(alice, noId), "does not overwrite either");
+        assertEq(mirror.recordOf(alice).investorId, INVESTOR, "kept");
+    }
+
+    /// statusOf is the record without its investor id.
+    function test_statusOf_matchesRecord() public {
+        (uint16 country, uint64 expiresAt, uint32 flags, uint64 version) = mirror.statusOf(alice);
+        assertEq(uint256(country) + expiresAt + flags + version, 0, "no record: all zero");
+        vm.prank(bridge);
+        mirror.applyRecord(alice, _record(250, FLAG_REVOKED, 7));
+        (country, expiresAt, flags, version) = mirror.statusOf(alice);
+        assertEq(country, 250, "country");
+        assertEq(expiresAt, expiry, "expiresAt");
+        assertEq(flags, FLAG_REVOKED, "flags");
+        assertEq(version, 7, "version");
+    }
+
     /// Whatever the order of arrival, the mirror ends with the newest version.
     function test_fuzz_anyOrder_keepsNewest(uint256 seed) public {
         uint64 n = 8;

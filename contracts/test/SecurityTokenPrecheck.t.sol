@@ -12,6 +12,7 @@ import {TokenRules} from "../src/TokenRules.sol";
 /// is within the sender's balance; when the code is not 0 it reverts with
 /// TransferRestricted(code, ...); when only the balance is short it reverts with ERC-20's
 /// own ERC20InsufficientBalance (ERC-7943: pre-checks answer the token's rules only).
+/// The `try` movers return the pre-check's code exactly, and move exactly when it is 0.
 contract SecurityTokenPrecheckTest is TokenFixture {
     uint16[4] countries = [DE, FR, KP, 840];
     address dave = makeAddr("dave");
@@ -189,6 +190,53 @@ contract SecurityTokenPrecheckTest is TokenFixture {
         vm.prank(bridge);
         (bool ok, bytes memory ret) = address(token).call(abi.encodeCall(token.bridgeBurn, (from, amount)));
         _assertOutcome(ok, ret, code, from, address(0), amount, fromBalance);
+        assertEq(token.holderCount(), _actualHolders(), "holderCount");
+    }
+
+    /// tryBridgeMint returns detectTransferRestriction(0, to, amount) and mints exactly when it is 0.
+    function test_fuzz_precheckAgreesWithTryBridgeMint(uint256 seed, uint8 toIdx, uint256 amount) public {
+        _randomState(seed);
+        address to = actors[toIdx % actors.length];
+        amount = bound(amount, 0, 700);
+        uint8 code = token.detectTransferRestriction(address(0), to, amount);
+        uint256 toBalance = token.balanceOf(to);
+        uint256 supply = token.totalSupply();
+        vm.prank(bridge);
+        (bool ok, bytes memory ret) = address(token).call(abi.encodeCall(token.tryBridgeMint, (to, amount)));
+        assertTrue(ok, "a restriction is returned, never a revert");
+        assertEq(abi.decode(ret, (uint8)), code, "returned code == pre-check");
+        uint256 minted = code == 0 ? amount : 0;
+        assertEq(token.balanceOf(to), toBalance + minted, "recipient balance");
+        assertEq(token.totalSupply(), supply + minted, "supply");
+        assertEq(token.holderCount(), _actualHolders(), "holderCount");
+    }
+
+    /// tryTransferFromCustody (the custodian `vault` sending) returns
+    /// detectTransferRestriction(vault, to, amount) and moves exactly when it is 0; a shortfall
+    /// under no restriction is ERC-20's error.
+    function test_fuzz_precheckAgreesWithTryTransferFromCustody(uint256 seed, uint8 toIdx, uint256 amount) public {
+        _randomState(seed);
+        address to = actors[toIdx % actors.length];
+        amount = _pickAmount(vault, amount);
+        uint8 code = token.detectTransferRestriction(vault, to, amount);
+        uint256 vaultBalance = token.balanceOf(vault);
+        uint256 toBalance = token.balanceOf(to);
+        vm.prank(vault);
+        (bool ok, bytes memory ret) = address(token).call(abi.encodeCall(token.tryTransferFromCustody, (to, amount)));
+        if (code == 0 && amount > vaultBalance) {
+            assertFalse(ok, "moved more than the balance");
+            assertEq(
+                ret,
+                abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, vault, vaultBalance, amount),
+                "error"
+            );
+        } else {
+            assertTrue(ok, "a restriction is returned, never a revert");
+            assertEq(abi.decode(ret, (uint8)), code, "returned code == pre-check");
+            uint256 moved = code == 0 && to != vault ? amount : 0;
+            assertEq(token.balanceOf(vault), vaultBalance - moved, "custodian balance");
+            assertEq(token.balanceOf(to), to == vault ? toBalance : toBalance + moved, "recipient balance");
+        }
         assertEq(token.holderCount(), _actualHolders(), "holderCount");
     }
 }

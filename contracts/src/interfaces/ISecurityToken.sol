@@ -36,6 +36,17 @@ interface ISecurityToken is IERC20 {
 
     /// @notice Bridge role: mint under the token's rules (remote chains).
     function bridgeMint(address to, uint256 amount) external;
+    /// @notice Bridge role: mint under the token's rules, as `bridgeMint`, but a refusal mints
+    /// nothing and returns its ERC-1404 code instead of reverting (0: minted). The bridge's
+    /// delivery checks the rules once this way and bounces on a nonzero code. Anything else
+    /// that fails (the role, out of gas) reverts.
+    function tryBridgeMint(address to, uint256 amount) external returns (uint8 code);
+    /// @notice Custodian only (the bridge escrow on the home chain): transfer `amount` of the
+    /// caller's tokens to `to` under every rule `transfer` applies (pause, the custodian's
+    /// freezes, the recipient's side with its limits); a refusal moves nothing and returns its
+    /// ERC-1404 code instead of reverting (0: moved). A balance shortfall reverts, as ERC-20's
+    /// transfer does; a caller that is not a custodian reverts with `NotCustodian`.
+    function tryTransferFromCustody(address to, uint256 amount) external returns (uint8 code);
     /// @notice Bridge role: burn under the sender-side rules (remote chains).
     function bridgeBurn(address from, uint256 amount) external;
     /// @notice Bridge role: re-mint a bounced transfer to its sender (remote chains), without

@@ -13,10 +13,16 @@ library IdentityLib {
     /// (kind, wallet, investorId, country, expiresAt, flags, version).
     uint256 internal constant RECORD_UPDATE_LENGTH = 7 * 32;
 
-    /// @notice Whether `r` makes its wallet verified at `timestamp`: it exists, is neither
-    /// revoked nor frozen, and `timestamp` is before its expiry.
+    /// @notice Whether a record with these fields makes its wallet verified at `timestamp`: it
+    /// exists (a nonzero version: every stored record has a nonzero investor id and version,
+    /// or neither), is neither revoked nor frozen, and `timestamp` is before its expiry.
+    function isValid(uint64 expiresAt, uint32 flags, uint64 version, uint256 timestamp) internal pure returns (bool) {
+        return version != 0 && flags & KNOWN_FLAGS == 0 && timestamp < expiresAt;
+    }
+
+    /// @notice `isValid` of a whole record.
     function isValidAt(IdentityRecord memory r, uint256 timestamp) internal pure returns (bool) {
-        return r.investorId != bytes32(0) && r.flags & KNOWN_FLAGS == 0 && timestamp < r.expiresAt;
+        return isValid(r.expiresAt, r.flags, r.version, timestamp);
     }
 
     /// @notice The RecordUpdate body: abi.encode(uint8 3, address wallet, IdentityRecord record).

@@ -51,3 +51,29 @@ contract FeeOnTransferSecurityToken is ERC20 {
         super._update(from, to, value - fee);
     }
 }
+
+/// @notice A remote token whose `tryBridgeMint` burns every unit of gas it is given (a mint
+/// that runs out of gas): the bridge must treat that as a failed delivery, retried later,
+/// never as a refusal that bounces. It names a real registry so the bridge can forward the
+/// carried record first.
+contract GasBurningToken {
+    IIdentityRegistry private immutable _registry;
+    /// @notice Counts loop rounds; written so the loop is not optimized away.
+    uint256 public rounds;
+
+    constructor(IIdentityRegistry registry_) {
+        _registry = registry_;
+    }
+
+    function identityRegistry() external view returns (IIdentityRegistry) {
+        return _registry;
+    }
+
+    /// @notice Never returns: loops until the gas is gone.
+    function tryBridgeMint(address, uint256) external returns (uint8) {
+        while (rounds < type(uint256).max) {
+            ++rounds;
+        }
+        return 0;
+    }
+}
