@@ -110,6 +110,11 @@ contract Mailbox is ValidatorSets {
     }
 
     /// @inheritdoc IMailbox
+    function deliveredWord(uint32 origin, uint32 wordIndex) external view returns (uint256) {
+        return _delivered.wordAt(origin, wordIndex);
+    }
+
+    /// @inheritdoc IMailbox
     function process(
         Checkpoint calldata checkpoint,
         bytes calldata signatures,

@@ -55,6 +55,15 @@ contract MailboxBatchTest is MailboxFixture {
             vm.assertEq(mailbox.delivered(ORIGIN, i) ? 1 : 0, i == 2 ? 0 : 1, "all but the failing one");
         }
         vm.assertEq(recipient.handled(refused), 0, "its effects are undone");
+        vm.assertEq(mailbox.deliveredWord(ORIGIN, 0), 0x1b, "the word agrees: bits 0, 1, 3, 4");
+        vm.assertEq(mailbox.deliveredWord(ORIGIN, 1), 0, "the next word is untouched");
+        vm.assertEq(mailbox.deliveredWord(ORIGIN + 1, 0), 0, "another origin's word is its own");
+        vm.assertEq(
+            // 992 << 24 | 8 << 24 would be ORIGIN's (1000) word 0 if it were not refused
+            mailbox.deliveredWord(ORIGIN - 8, uint32(8) << 24),
+            0,
+            "a word past the last nonce aliases nothing"
+        );
         // It can be delivered later, alone or in a batch.
         recipient.setRefuse(refused, false);
         _processBatch(0, 4, 4);

@@ -81,6 +81,10 @@ interface IMailbox {
     /// @notice Whether the message at `nonce` of `origin`'s tree was delivered here.
     function delivered(uint32 origin, uint32 nonce) external view returns (bool);
 
+    /// @notice The delivery marks of `origin`'s nonces 256 * wordIndex .. 256 * wordIndex + 255,
+    /// bit i for nonce 256 * wordIndex + i: a relayer learns 256 answers in one call.
+    function deliveredWord(uint32 origin, uint32 wordIndex) external view returns (uint256);
+
     /// @notice The root and last index of this chain's own tree.
     function latestCheckpoint() external view returns (bytes32 root, uint32 index);
 

@@ -58,6 +58,19 @@ library DeliveryBitmap {
         }
     }
 
+    /// @notice The word holding the marks of nonces 256 * wordIndex .. 256 * wordIndex + 255
+    /// (bit i: nonce 256 * wordIndex + i).
+    function wordAt(mapping(uint256 => uint256) storage words, uint32 origin, uint32 wordIndex)
+        internal
+        view
+        returns (uint256)
+    {
+        // nonces are uint32, so words stop at 2^24; a higher index would alias the next
+        // origin's key, and no message lives there
+        if (wordIndex >= 1 << 24) return 0;
+        return words[_key(origin, wordIndex)];
+    }
+
     function _key(uint32 origin, uint256 wordIndex) private pure returns (uint256) {
         return (uint256(origin) << 24) | wordIndex;
     }
