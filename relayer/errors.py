@@ -81,6 +81,10 @@ class StoreError(StbridgeError):
     """The relayer's store cannot be opened or is inconsistent."""
 
 
+class LeaseLost(StoreError):
+    """Another relayer took over a message this one was about to submit."""
+
+
 class NotFound(StbridgeError):
     """A message, lock, investor or other record the user named does not exist."""
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import devnet_raw, write_config
+from tests.pg import INSTALL_HINT, PostgresServer, find_bindir, running_server
 
 
 @pytest.fixture
@@ -25,3 +26,12 @@ def stbridge_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 def devnet_config_file(tmp_path: Path) -> Path:
     """configs/devnet.toml with both chains on free ports, written to a temp file."""
     return write_config(tmp_path / "devnet.toml", devnet_raw())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (tests/pg.py); skips without PostgreSQL."""
+    if find_bindir() is None:
+        pytest.skip(f"PostgreSQL is not installed (no initdb): {INSTALL_HINT}")
+    with running_server() as server:
+        yield server

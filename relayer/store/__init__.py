@@ -8,6 +8,9 @@ from relayer.errors import StoreError
 from relayer.store.base import Store
 from relayer.store.models import (
     ChainEvent,
+    HtlcLock,
+    LockSettlement,
+    LockState,
     MessageRow,
     NewMessage,
     Status,
@@ -18,6 +21,9 @@ from relayer.store.models import (
 
 __all__ = [
     "ChainEvent",
+    "HtlcLock",
+    "LockSettlement",
+    "LockState",
     "MessageRow",
     "NewMessage",
     "Status",

@@ -15,8 +15,12 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from relayer.errors import LeaseLost
 from relayer.store.models import (
     ChainEvent,
+    HtlcLock,
+    LockSettlement,
+    LockState,
     MessageRow,
     NewMessage,
     Status,
@@ -29,6 +33,14 @@ from relayer.store.models import (
 def instance_name() -> str:
     """A name for this relayer process, unique enough to own leases."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def lease_lost(tx_hash: str, taken: int, total: int, holder: str) -> LeaseLost:
+    """The error ``submit`` raises when another relayer holds some of a batch's messages."""
+    return LeaseLost(
+        f"{taken} of the {total} messages of transaction {tx_hash[:12]}… are leased by "
+        f"{holder} (this relayer's lease expired and was taken over): not sending it"
+    )
 
 
 class Store(ABC):
@@ -68,8 +80,9 @@ class Store(ABC):
         """The Return message that gives back the transfer ``transfer_id``, if any."""
 
     @abstractmethod
-    async def leaves(self, origin: int, start: int = 0) -> list[bytes]:
-        """The ids of ``origin``'s messages from nonce ``start`` on, in nonce order."""
+    async def leaves(self, origin: int, start: int = 0, limit: int | None = None) -> list[bytes]:
+        """The ids of ``origin``'s messages from nonce ``start`` on, in nonce order (at
+        most ``limit`` of them)."""
 
     @abstractmethod
     async def claim(
@@ -94,7 +107,12 @@ class Store(ABC):
 
     @abstractmethod
     async def submit(self, tx: TxRow) -> None:
-        """Record a signed transaction and mark its messages submitted, atomically."""
+        """Record a signed transaction and mark its messages submitted, atomically.
+
+        Raises LeaseLost, recording nothing, if another relayer holds or took over the
+        lease of one of its messages: then this relayer must not broadcast it, and no
+        message is ever submitted by two relayers.
+        """
 
     @abstractmethod
     async def mark_delivered(self, deliveries: Sequence[tuple[bytes, str, int, float]]) -> None:
@@ -134,7 +152,13 @@ class Store(ABC):
     async def set_cursor(
         self, chain_id: int, block: int, block_hash: str, recent: Sequence[tuple[int, str]]
     ) -> None:
-        """Move the cursor and remember recent block hashes for reorg checks."""
+        """Move the cursor forward and remember recent block hashes for reorg checks.
+
+        Several indexers may share a chain's cursor: a call that would not move it
+        forward (a slower indexer's) changes nothing, hashes included, so the cursor
+        never goes back and the hash history is the one of the indexer that moved it.
+        Only ``rewind_cursor`` moves a cursor back.
+        """
 
     @abstractmethod
     async def recent_hashes(self, chain_id: int) -> dict[int, str]: ...
@@ -174,9 +198,18 @@ class Store(ABC):
 
     @abstractmethod
     async def best_checkpoint(
-        self, origin: int, validators: Sequence[str], threshold: int
+        self,
+        origin: int,
+        validators: Sequence[str],
+        threshold: int,
+        *,
+        max_index: int | None = None,
     ) -> StoredCheckpoint | None:
-        """The highest checkpoint signed by at least ``threshold`` of ``validators``."""
+        """The highest checkpoint signed by at least ``threshold`` of ``validators``.
+
+        ``max_index`` bounds it (a relayer can prove only against a checkpoint its own
+        tree reaches; another relayer sharing the store may be ahead).
+        """
 
     @abstractmethod
     async def latest_signed_index(self, origin: int, validator: str) -> int | None: ...
@@ -198,3 +231,46 @@ class Store(ABC):
 
     @abstractmethod
     async def set_state(self, key: str, value: str) -> None: ...
+
+    # --- hash-time locks (the DvP watcher) ----------------------------------------------------
+
+    @abstractmethod
+    async def add_locks(self, locks: Sequence[HtlcLock]) -> int:
+        """Insert locks not yet known (idempotent); returns how many were new."""
+
+    @abstractmethod
+    async def settle_locks(self, settlements: Sequence[LockSettlement]) -> list[HtlcLock]:
+        """Mark open locks claimed or refunded; returns the locks this changed, as changed.
+
+        A settlement of a lock that is unknown or already settled changes nothing.
+        """
+
+    @abstractmethod
+    async def htlc_lock(self, chain_id: int, lock_id: bytes) -> HtlcLock | None: ...
+
+    @abstractmethod
+    async def htlc_locks(
+        self,
+        *,
+        state: LockState | None = None,
+        hashlock: bytes | None = None,
+        limit: int = 1000,
+    ) -> list[HtlcLock]:
+        """Locks by state and/or hashlock, soonest expiry first."""
+
+    @abstractmethod
+    async def revealed(self, hashlocks: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The preimages claims revealed, for those of ``hashlocks`` that have one."""
+
+    @abstractmethod
+    async def note_lock_action(
+        self,
+        chain_id: int,
+        lock_id: bytes,
+        action: str,
+        *,
+        tx_hash: str | None,
+        error: str | None,
+        next_attempt_at: float,
+    ) -> None:
+        """Record that the relayer sent (``tx_hash``) or failed to send (``error``) an action."""

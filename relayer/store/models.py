@@ -115,3 +115,57 @@ class ChainEvent:
     name: str
     key: bytes  # what the event is looked up by: a message id, a hashlock...
     data: dict[str, Any]
+
+
+class LockState(StrEnum):
+    """A hash-time lock as the DvP watcher follows it (HashedTimelock's Locked, Claimed,
+    Refunded events)."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    REFUNDED = "refunded"
+
+
+@dataclass(slots=True)
+class HtlcLock:
+    """One lock on one chain, and what this relayer did about it.
+
+    ``locked_at`` and ``settled_at`` are block timestamps. ``action`` is the last thing
+    the relayer sent for the lock (``claim`` or ``refund``), ``attempts`` how often it
+    tried, ``next_attempt_at`` when it may try again after a failure.
+    """
+
+    chain_id: int
+    lock_id: bytes
+    hashlock: bytes
+    token: str
+    sender: str
+    receiver: str
+    amount: int
+    expiry: int
+    locked_tx: str
+    locked_block: int
+    locked_at: float
+    state: LockState = LockState.OPEN
+    preimage: bytes | None = None
+    settled_tx: str | None = None
+    settled_block: int | None = None
+    settled_at: float | None = None
+    action: str | None = None
+    action_tx: str | None = None
+    attempts: int = 0
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockSettlement:
+    """A Claimed (with its preimage) or Refunded event."""
+
+    chain_id: int
+    lock_id: bytes
+    state: LockState
+    tx_hash: str
+    block: int
+    at: float  # block timestamp
+    preimage: bytes | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: htlc_locks (the DvP watcher)
 
 SCHEMA_SQLITE = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -101,5 +101,31 @@ CREATE INDEX IF NOT EXISTS events_key ON events (name, key);
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS htlc_locks (
+    chain_id INTEGER NOT NULL,
+    lock_id BLOB NOT NULL,
+    hashlock BLOB NOT NULL,
+    token TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    receiver TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    expiry INTEGER NOT NULL,
+    locked_tx TEXT NOT NULL,
+    locked_block INTEGER NOT NULL,
+    locked_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    preimage BLOB,
+    settled_tx TEXT,
+    settled_block INTEGER,
+    settled_at REAL,
+    action TEXT,
+    action_tx TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    PRIMARY KEY (chain_id, lock_id)
+);
+CREATE INDEX IF NOT EXISTS htlc_locks_hashlock ON htlc_locks (hashlock);
+CREATE INDEX IF NOT EXISTS htlc_locks_state ON htlc_locks (state, expiry)
 """

@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from relayer.errors import StoreError
-from relayer.store.base import Store, instance_name
+from relayer.store.base import Store, instance_name, lease_lost
 from relayer.store.models import (
     ChainEvent,
+    HtlcLock,
+    LockSettlement,
+    LockState,
     MessageRow,
     NewMessage,
     Status,
@@ -34,6 +37,11 @@ _MESSAGE_COLUMNS = (
     "dispatch_block, dispatched_at, status, attempts, next_attempt_at, last_error, tx_hash, "
     "deliver_tx, delivered_block, delivered_at, indexed_at, updated_at"
 )
+_LOCK_COLUMNS = (
+    "chain_id, lock_id, hashlock, token, sender, receiver, amount, expiry, locked_tx, "
+    "locked_block, locked_at, state, preimage, settled_tx, settled_block, settled_at, action, "
+    "action_tx, attempts, next_attempt_at, last_error"
+)
 _TX_COLUMNS = (
     "chain_id, sender, nonce, hash, raw, max_fee, priority_fee, gas_limit, purpose, status, "
     "sent_at, mined_block, replaces"
@@ -44,6 +52,15 @@ def _message(row: Sequence[Any]) -> MessageRow:
     values = list(row)
     values[12] = Status(values[12])
     return MessageRow(*values)
+
+
+def _lock(row: Sequence[Any]) -> HtlcLock:
+    values = list(row)
+    values[1], values[2] = bytes(values[1]), bytes(values[2])
+    values[6] = int(values[6])
+    values[11] = LockState(values[11])
+    values[12] = None if values[12] is None else bytes(values[12])
+    return HtlcLock(*values)
 
 
 def _tx(row: Sequence[Any]) -> TxRow:
@@ -97,6 +114,11 @@ class SqliteStore(Store):
                 raise StoreError(
                     f"the store at {self.path} was written by a newer stbridge "
                     f"(schema {row[0]}, this one knows {SCHEMA_VERSION}): upgrade stbridge"
+                )
+            elif int(row[0]) < SCHEMA_VERSION:  # the new tables were just created
+                db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
                 )
 
     @contextmanager
@@ -189,10 +211,10 @@ class SqliteStore(Store):
         )
         return _message(rows[0]) if rows else None
 
-    async def leaves(self, origin: int, start: int = 0) -> list[bytes]:
+    async def leaves(self, origin: int, start: int = 0, limit: int | None = None) -> list[bytes]:
         rows = self._read(
-            "SELECT id FROM messages WHERE origin = ? AND nonce >= ? ORDER BY nonce",
-            (origin, start),
+            "SELECT id FROM messages WHERE origin = ? AND nonce >= ? ORDER BY nonce LIMIT ?",
+            (origin, start, -1 if limit is None else limit),
         )
         return [bytes(r[0]) for r in rows]
 
@@ -232,6 +254,16 @@ class SqliteStore(Store):
     async def submit(self, tx: TxRow) -> None:
         now = self._clock()
         with self._write() as db:
+            owners = [
+                row[0]
+                for i in tx.message_ids
+                for row in db.execute(
+                    "SELECT lease_owner FROM messages WHERE id = ? AND status != 'delivered'", (i,)
+                )
+            ]
+            taken = [o for o in owners if o is not None and o != self.owner]
+            if taken:
+                raise lease_lost(tx.hash, len(taken), len(tx.message_ids), taken[0])
             self._insert_tx(db, tx)
             db.executemany(
                 "UPDATE messages SET status = 'submitted', tx_hash = ?, updated_at = ?, "
@@ -241,8 +273,12 @@ class SqliteStore(Store):
 
     @staticmethod
     def _insert_tx(db: sqlite3.Connection, tx: TxRow) -> None:
+        # The same signed bytes again (a transaction the node refused, signed anew with
+        # the same nonce and fees) are the same transaction: the row comes back to life.
         db.execute(
-            f"INSERT INTO txs ({_TX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO txs ({_TX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(hash) DO UPDATE SET status = excluded.status, "
+            "sent_at = excluded.sent_at, mined_block = NULL",
             (
                 tx.chain_id, tx.sender, tx.nonce, tx.hash, tx.raw, str(tx.max_fee),
                 str(tx.priority_fee), tx.gas_limit, tx.purpose, str(tx.status), tx.sent_at,
@@ -338,12 +374,15 @@ class SqliteStore(Store):
         self, chain_id: int, block: int, block_hash: str, recent: Sequence[tuple[int, str]]
     ) -> None:
         with self._write() as db:
-            db.execute(
+            moved = db.execute(
                 "INSERT INTO cursors (chain_id, block, hash, updated_at) VALUES (?,?,?,?) "
                 "ON CONFLICT(chain_id) DO UPDATE SET block = excluded.block, "
-                "hash = excluded.hash, updated_at = excluded.updated_at",
+                "hash = excluded.hash, updated_at = excluded.updated_at "
+                "WHERE excluded.block > cursors.block",
                 (chain_id, block, block_hash, self._clock()),
-            )
+            ).rowcount
+            if not moved:  # another indexer is ahead: its position and hashes stand
+                return
             db.executemany(
                 "INSERT OR REPLACE INTO block_hashes (chain_id, number, hash) VALUES (?,?,?)",
                 [(chain_id, n, h) for n, h in recent],
@@ -420,7 +459,12 @@ class SqliteStore(Store):
             )
 
     async def best_checkpoint(
-        self, origin: int, validators: Sequence[str], threshold: int
+        self,
+        origin: int,
+        validators: Sequence[str],
+        threshold: int,
+        *,
+        max_index: int | None = None,
     ) -> StoredCheckpoint | None:
         if not validators:
             return None
@@ -429,8 +473,9 @@ class SqliteStore(Store):
             "SELECT c.idx, c.root, c.mailbox FROM checkpoints c "
             "JOIN checkpoint_signatures s ON s.origin = c.origin AND s.idx = c.idx "
             f"AND s.root = c.root WHERE c.origin = ? AND s.validator IN ({marks}) "
+            "AND c.idx <= ? "
             "GROUP BY c.idx, c.root HAVING count(*) >= ? ORDER BY c.idx DESC LIMIT 1",
-            (origin, *validators, threshold),
+            (origin, *validators, 2**32 if max_index is None else max_index, threshold),
         )
         if not rows:
             return None
@@ -499,3 +544,112 @@ class SqliteStore(Store):
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    # --- hash-time locks --------------------------------------------------------------------
+
+    async def add_locks(self, locks: Sequence[HtlcLock]) -> int:
+        if not locks:
+            return 0
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO htlc_locks (chain_id, lock_id, hashlock, token, sender, "
+                "receiver, amount, expiry, locked_tx, locked_block, locked_at, state) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        k.chain_id, k.lock_id, k.hashlock, k.token, k.sender, k.receiver,
+                        str(k.amount), k.expiry, k.locked_tx, k.locked_block, k.locked_at,
+                        str(k.state),
+                    )
+                    for k in locks
+                ],
+            )  # fmt: skip
+            return db.total_changes - before
+
+    async def settle_locks(self, settlements: Sequence[LockSettlement]) -> list[HtlcLock]:
+        changed: list[HtlcLock] = []
+        if not settlements:
+            return changed
+        with self._write() as db:
+            for s in settlements:
+                row = db.execute(
+                    f"SELECT {_LOCK_COLUMNS} FROM htlc_locks "
+                    "WHERE chain_id = ? AND lock_id = ? AND state = 'open'",
+                    (s.chain_id, s.lock_id),
+                ).fetchone()
+                if row is None:
+                    continue
+                db.execute(
+                    "UPDATE htlc_locks SET state = ?, preimage = ?, settled_tx = ?, "
+                    "settled_block = ?, settled_at = ? WHERE chain_id = ? AND lock_id = ?",
+                    (str(s.state), s.preimage, s.tx_hash, s.block, s.at, s.chain_id, s.lock_id),
+                )
+                lock = _lock(row)
+                lock.state, lock.preimage, lock.settled_tx = s.state, s.preimage, s.tx_hash
+                lock.settled_block, lock.settled_at = s.block, s.at
+                changed.append(lock)
+        return changed
+
+    async def htlc_lock(self, chain_id: int, lock_id: bytes) -> HtlcLock | None:
+        rows = self._read(
+            f"SELECT {_LOCK_COLUMNS} FROM htlc_locks WHERE chain_id = ? AND lock_id = ?",
+            (chain_id, lock_id),
+        )
+        return _lock(rows[0]) if rows else None
+
+    async def htlc_locks(
+        self,
+        *,
+        state: LockState | None = None,
+        hashlock: bytes | None = None,
+        limit: int = 1000,
+    ) -> list[HtlcLock]:
+        where: list[str] = []
+        params: list[Any] = []
+        if state is not None:
+            where.append("state = ?")
+            params.append(str(state))
+        if hashlock is not None:
+            where.append("hashlock = ?")
+            params.append(hashlock)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._read(
+            f"SELECT {_LOCK_COLUMNS} FROM htlc_locks {clause} "
+            "ORDER BY expiry, chain_id, lock_id LIMIT ?",
+            (*params, limit),
+        )
+        return [_lock(r) for r in rows]
+
+    async def revealed(self, hashlocks: Sequence[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        unique = list(dict.fromkeys(hashlocks))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                "SELECT hashlock, preimage FROM htlc_locks WHERE state = 'claimed' "
+                f"AND preimage IS NOT NULL AND hashlock IN ({marks})",
+                chunk,
+            )
+            found.update({bytes(h): bytes(p) for h, p in rows})
+        return found
+
+    async def note_lock_action(
+        self,
+        chain_id: int,
+        lock_id: bytes,
+        action: str,
+        *,
+        tx_hash: str | None,
+        error: str | None,
+        next_attempt_at: float,
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE htlc_locks SET action = ?, action_tx = coalesce(?, action_tx), "
+                "attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+                "WHERE chain_id = ? AND lock_id = ?",
+                (action, tx_hash, None if error is None else error[:1000], next_attempt_at,
+                 chain_id, lock_id),
+            )  # fmt: skip

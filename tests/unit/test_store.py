@@ -9,6 +9,7 @@ import pytest
 
 from relayer.store import NewMessage, Status, Store, TxRow, TxStatus
 from relayer.store.sqlite import SqliteStore
+from tests.pg import StoreBackend
 
 
 def new_message(nonce: int, origin: int = 65001, destination: int = 65002) -> NewMessage:
@@ -29,9 +30,17 @@ def new_message(nonce: int, origin: int = 65001, destination: int = 65002) -> Ne
     )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StoreBackend:
+    """Every store test runs on SQLite and on a real PostgreSQL server (tests/pg.py)."""
+    if request.param == "sqlite":
+        return StoreBackend("sqlite", str(tmp_path / "relayer.db"))
+    return StoreBackend("postgresql", request.getfixturevalue("postgres").database())
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = SqliteStore(tmp_path / "relayer.db", owner="r1")
+async def store(backend: StoreBackend) -> AsyncIterator[Store]:
+    s = await backend.open(owner="r1")
     yield s
     await s.close()
 
@@ -95,9 +104,8 @@ async def test_failed_messages_wait_for_their_backoff(store: Store) -> None:
     assert [m.nonce for m in due] == [0, 1]
 
 
-async def test_leases_split_work_and_expire(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    one, two = SqliteStore(path, owner="one"), SqliteStore(path, owner="two")
+async def test_leases_split_work_and_expire(backend: StoreBackend) -> None:
+    one, two = await backend.open(owner="one"), await backend.open(owner="two")
     await one.add_messages([new_message(i) for i in range(6)])
     a = await one.claim(65001, 65002, max_nonce=99, now=100, limit=3, lease_seconds=10)
     b = await two.claim(65001, 65002, max_nonce=99, now=101, limit=10, lease_seconds=10)
@@ -113,14 +121,13 @@ async def test_leases_split_work_and_expire(tmp_path: Path) -> None:
     await two.close()
 
 
-async def test_state_survives_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "r.db"
-    first = SqliteStore(path, owner="x")
+async def test_state_survives_reopen(backend: StoreBackend) -> None:
+    first = await backend.open(owner="x")
     await first.add_messages([new_message(0)])
     await first.submit(tx_for([new_message(0).id]))
     await first.set_cursor(65001, 42, "0xhash", [(41, "0xprev"), (42, "0xhash")])
     await first.close()
-    second = SqliteStore(path, owner="y")
+    second = await backend.open(owner="y")
     row = await second.message(new_message(0).id)
     assert row is not None
     assert row.status == Status.SUBMITTED
@@ -172,3 +179,70 @@ async def test_unopenable_store_is_one_line(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the store"):
         SqliteStore(blocker / "sub" / "r.db")
+
+
+async def test_the_same_signed_transaction_again_revives_its_row(store: Store) -> None:
+    """A refused transaction signed anew with the same nonce and fees has the same hash."""
+    await store.add_messages([new_message(0)])
+    tx = tx_for([new_message(0).id])
+    await store.submit(tx)
+    await store.set_tx_status(tx.hash, TxStatus.DROPPED)
+    await store.requeue([new_message(0).id])
+    await store.submit(tx_for([new_message(0).id]))
+    assert [t.hash for t in await store.pending_txs(65002)] == [tx.hash]
+
+
+async def test_a_relayer_whose_lease_was_taken_over_cannot_submit(backend: StoreBackend) -> None:
+    """The lease decides who submits, atomically: never both relayers."""
+    from relayer.errors import LeaseLost
+
+    one, two = await backend.open(owner="one"), await backend.open(owner="two")
+    try:
+        await one.add_messages([new_message(i) for i in range(5)])
+        mine = await one.claim(65001, 65002, max_nonce=9, now=100, limit=2, lease_seconds=10)
+        assert [m.nonce for m in mine] == [0, 1]
+        # one's lease expired but nobody took it over: it may still submit
+        late = tx_for([mine[0].id], tag="a1")
+        await one.submit(late)
+        # one stalls past its lease on message 1; two takes it over
+        taken = await two.claim(65001, 65002, max_nonce=3, now=111, limit=10, lease_seconds=10)
+        assert [m.nonce for m in taken] == [1, 2, 3]
+        with pytest.raises(LeaseLost, match=r"1 of the 2 messages .* leased by two"):
+            await one.submit(tx_for([mine[1].id, new_message(4).id], tag="b1"))
+        assert [t.hash for t in await one.pending_txs(65002)] == [late.hash]  # nothing written
+        row = await one.message(mine[1].id)
+        assert row is not None and row.status == Status.PENDING
+        await two.submit(tx_for([m.id for m in taken], tag="c1"))
+        assert await one.tx_messages("0x" + "c1" * 32) == sorted(m.id for m in taken)
+        # and a message two submitted can never be submitted by one
+        with pytest.raises(LeaseLost):
+            await one.submit(tx_for([taken[0].id], tag="d1"))
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_the_cursor_never_moves_back(store: Store) -> None:
+    """Two indexers share a chain's cursor; the slower one's writes change nothing."""
+    await store.set_cursor(65001, 50, "0x50", [(49, "0x49"), (50, "0x50")])
+    await store.set_cursor(65001, 40, "0x40", [(40, "0x40")])  # the slower indexer
+    await store.set_cursor(65001, 50, "0x50bis", [(50, "0x50bis")])  # not forward either
+    assert await store.cursor(65001) == (50, "0x50")
+    assert await store.recent_hashes(65001) == {49: "0x49", 50: "0x50"}
+    await store.set_cursor(65001, 60, "0x60", [(60, "0x60")])
+    assert await store.cursor(65001) == (60, "0x60")
+    await store.rewind_cursor(65001, 49, "0x49")  # only a rewind goes back
+    assert await store.cursor(65001) == (49, "0x49")
+    assert await store.recent_hashes(65001) == {49: "0x49"}
+
+
+async def test_best_checkpoint_within_a_bound(store: Store) -> None:
+    """A relayer whose tree is behind another's asks for a checkpoint it can prove."""
+    for index in (5, 9):
+        for validator in ("0xV1", "0xV2"):
+            await store.add_signature(65001, index, b"r%d" % index, b"m", validator, b"s")
+    best = await store.best_checkpoint(65001, ["0xV1", "0xV2"], 2, max_index=8)
+    assert best is not None and best.index == 5
+    best = await store.best_checkpoint(65001, ["0xV1", "0xV2"], 2, max_index=9)
+    assert best is not None and best.index == 9
+    assert await store.best_checkpoint(65001, ["0xV1", "0xV2"], 2, max_index=4) is None
