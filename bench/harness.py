@@ -1,0 +1,358 @@
+"""Shared pieces of the benchmarks: a devnet of their own, many funded senders, fast
+dispatch of pre-signed transfers, and a relayer process whose CPU and memory are read.
+
+Benchmarks print their figures and write a report under bench/reports/; nothing here
+asserts a speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from eth_account import Account
+
+from chains import devnet
+from chains.processes import free_port
+from relayer.actions.onboard import onboard_devnet
+from relayer.actions.session import Session
+from relayer.chain import contracts
+from relayer.chain.wallet import Wallet
+from relayer.config import Config, PrivateKey, parse_config
+from relayer.core.hashing import keccak256
+from relayer.deploy import deploy
+from relayer.deployment import Deployment
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / "bench" / "reports"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation; nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def bench_key(i: int) -> PrivateKey:
+    """A deterministic throwaway key for bench senders (devnet only)."""
+    return PrivateKey.from_hex(
+        keccak256(f"stbridge bench sender {i}".encode()).hex(), source="bench"
+    )
+
+
+@dataclass
+class Lab:
+    """A devnet with stbridge deployed, onboarded, and extra funded senders."""
+
+    config: Config
+    raw: dict[str, Any]
+    home: Path
+    deployment: Deployment
+    senders: list[PrivateKey] = field(default_factory=list)
+
+    def relayer_config_file(self, path: Path, store: Path, **relayer: Any) -> Path:
+        from tests.helpers import write_config
+
+        raw = {
+            **self.raw,
+            "relayer": {**self.raw["relayer"], "store": f"sqlite:///{store}", **relayer},
+        }
+        return write_config(path, raw)
+
+
+def build_lab(
+    directory: Path,
+    *,
+    backend: str = "anvil",
+    block_time: float = 1.0,
+    gas_limit: int = 30_000_000,
+    senders: int = 0,
+    confirmations: int = 1,
+) -> Lab:
+    """Start a devnet on free ports and prepare it (blocking)."""
+    raw = tomllib.loads((ROOT / "configs" / "devnet.toml").read_text())
+    for chain in raw["chains"]:
+        chain["rpc_url"] = f"http://127.0.0.1:{free_port()}"
+        chain["block_time"] = block_time
+        chain["gas_limit"] = gas_limit
+        chain["confirmations"] = confirmations
+    raw["relayer"].update(metrics_port=0, store=f"sqlite:///{directory}/unused.db")
+    for token in raw.get("tokens", []):
+        token["rate_limit"] = 0  # the benchmark measures speed, not the buckets
+        token["refill_per_second"] = 0
+    config = parse_config(raw)
+    home = directory / "home"
+    os.environ["STBRIDGE_HOME"] = str(home)
+    devnet.up(config, backend=backend, directory=home)  # type: ignore[arg-type]
+    try:
+        report = asyncio.run(deploy(config))
+        lab = Lab(config, raw, home, report.deployment, [bench_key(i) for i in range(senders)])
+        asyncio.run(_prepare(lab))
+    except BaseException:
+        devnet.down(home)
+        raise
+    return lab
+
+
+async def _prepare(lab: Lab) -> None:
+    async with Session(lab.config, lab.deployment) as session:
+        await onboard_devnet(session)
+        if not lab.senders:
+            return
+        home = lab.config.home
+        agent = session.wallet(home, lab.config.accounts.issuer_agent)
+        registry = session.address(home, "IdentityRegistry")
+        registry_abi = contracts.load("IdentityRegistry")
+        token_abi = contracts.load("SecurityToken")
+        token = lab.deployment.tokens[0]
+        for chain in lab.config.chains:
+            rpc = session.rpc(chain.name)
+            await rpc.batch(
+                [("anvil_setBalance", [k.address, hex(10_000 * 10**18)]) for k in lab.senders]
+            )
+        expires = int(time.time()) + 365 * 24 * 3600
+        sent = [
+            await agent.send(
+                registry,
+                registry_abi.fn("setRecord").encode(
+                    k.address, keccak256(k.address.encode()), 276, expires, 0
+                ),
+                what="bench record",
+            )
+            for k in lab.senders
+        ]
+        await agent.wait(sent)
+        sent = [
+            await agent.send(
+                token.addresses[home],
+                token_abi.fn("mint").encode(k.address, 10**9 * 10**token.decimals),
+                what="bench mint",
+            )
+            for k in lab.senders
+        ]
+        await agent.wait(sent)
+        bridge = lab.deployment.chain(home).address("TokenBridge")
+        approvals = []
+        for k in lab.senders:
+            wallet = session.wallet(home, k)
+            approvals.append(
+                (
+                    wallet,
+                    await wallet.send(
+                        token.addresses[home],
+                        token_abi.fn("approve").encode(bridge, 2**255),
+                        what="approve",
+                    ),
+                )
+            )
+        for wallet, s in approvals:
+            await wallet.wait([s])
+
+
+def presign_transfers(
+    lab: Lab,
+    count: int,
+    *,
+    origin: str,
+    destination: str,
+    nonces: dict[str, int],
+    amount: int = 10**18,
+) -> list[bytes]:
+    """``count`` signed bridge sends, round robin over the senders, each to itself."""
+    token = lab.deployment.tokens[0].addresses[origin]
+    bridge = lab.deployment.chain(origin).address("TokenBridge")
+    dest_id = lab.config.chain(destination).chain_id
+    chain_id = lab.config.chain(origin).chain_id
+    send = contracts.load("TokenBridge").fn("send")
+    raws = []
+    for i in range(count):
+        key = lab.senders[i % len(lab.senders)]
+        nonce = nonces[key.address]
+        nonces[key.address] = nonce + 1
+        tx = {
+            "type": 2,
+            "chainId": chain_id,
+            "nonce": nonce,
+            "gas": 250_000,
+            "maxFeePerGas": 50 * 10**9,
+            "maxPriorityFeePerGas": 10**9,
+            "to": bridge,
+            "value": 0,
+            "data": send.encode(token, dest_id, key.address, amount + i),
+        }
+        raws.append(bytes(Account.sign_transaction(tx, key.secret()).raw_transaction))
+    return raws
+
+
+async def current_nonces(lab: Lab, chain: str) -> dict[str, int]:
+    async with Session(lab.config, lab.deployment) as session:
+        rpc = session.rpc(chain)
+        answers = await rpc.batch(
+            [("eth_getTransactionCount", [k.address, "pending"]) for k in lab.senders]
+        )
+    return {k.address: int(a, 16) for k, a in zip(lab.senders, answers, strict=True)}
+
+
+async def push(
+    url: str, raws: Sequence[bytes], *, rate: float | None = None, batch: int = 200
+) -> float:
+    """Send raw transactions in JSON-RPC batches, at ``rate`` per second or flat out.
+
+    Returns the seconds it took. A refused transaction raises (a benchmark with
+    silently missing transfers would lie).
+    """
+    start = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        for first in range(0, len(raws), batch):
+            chunk = raws[first : first + batch]
+            body = [
+                {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": "eth_sendRawTransaction",
+                    "params": ["0x" + r.hex()],
+                }
+                for i, r in enumerate(chunk)
+            ]
+            async with http.post(url, json=body) as response:
+                answers = await response.json(content_type=None)
+            if not isinstance(answers, list):  # one error object for the whole batch
+                raise RuntimeError(f"the node refused the batch: {str(answers)[:300]}")
+            errors = [a["error"] for a in answers if "error" in a]
+            if errors:
+                raise RuntimeError(f"{len(errors)} transaction(s) refused, e.g. {errors[0]}")
+            if rate:
+                due = start + (first + len(chunk)) / rate
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+    return time.monotonic() - start
+
+
+@dataclass
+class ProcessUsage:
+    """CPU seconds and peak resident memory of a process, from /proc."""
+
+    cpu_seconds: float
+    peak_rss_mb: float
+
+
+def process_usage(pid: int) -> ProcessUsage:
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    peak = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return ProcessUsage(cpu, peak)
+
+
+class RelayerProcess:
+    """``stbridge run`` in the background; usage sampled before it stops."""
+
+    def __init__(
+        self, lab: Lab, config_file: Path, log: Path, *, profile: Path | None = None
+    ) -> None:
+        self.lab = lab
+        env = {**os.environ, "STBRIDGE_HOME": str(lab.home)}
+        self._log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "relayer", "run",
+                "-c", str(config_file), "--log-format", "json",
+            ],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+        self.usage = ProcessUsage(0.0, 0.0)
+        self.profiler: subprocess.Popen[bytes] | None = None
+        if profile is not None:  # py-spy samples the relayer until it stops (collapsed stacks)
+            spy = Path(sys.executable).parent / "py-spy"
+            self.profiler = subprocess.Popen(
+                [str(spy), "record", "--pid", str(self.proc.pid), "--rate", "200", "--format",
+                 "raw", "--output", str(profile), "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    def sample(self) -> ProcessUsage:
+        if self.proc.poll() is None:
+            self.usage = process_usage(self.proc.pid)
+        return self.usage
+
+    def stop(self) -> ProcessUsage:
+        self.sample()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        if self.profiler is not None:
+            self.profiler.wait(30)
+            self.profiler = None
+        return self.usage
+
+
+def write_report(name: str, title: str, lines: Sequence[str]) -> Path:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    path = REPORTS / f"{name}-{time.strftime('%Y-%m-%d')}.md"
+    path.write_text(f"# {title}\n\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def describe_machine() -> str:
+    cpus = os.cpu_count()
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f", {int(line.split()[1]) // 1024 // 1024} GiB"
+    except OSError:
+        pass
+    return f"{cpus} cores{mem}, Python {sys.version.split()[0]}"
+
+
+def summary(values: Sequence[float]) -> str:
+    if not values:
+        return "n/a"
+    return (
+        f"p50 {percentile(values, 50):.2f}, p99 {percentile(values, 99):.2f}, "
+        f"max {max(values):.2f}, mean {statistics.fmean(values):.2f}"
+    )
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)
+
+
+__all__ = [
+    "Lab",
+    "RelayerProcess",
+    "Wallet",
+    "build_lab",
+    "current_nonces",
+    "describe_machine",
+    "percentile",
+    "presign_transfers",
+    "push",
+    "summary",
+    "write_report",
+]
