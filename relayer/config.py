@@ -189,8 +189,14 @@ class RelayerConfig(_Strict):
     log_chunk_blocks: Annotated[int, Field(ge=1, le=100_000)] = 2_000
     min_relayer_balance_wei: Annotated[int, Field(ge=0)] = 10**17
     refund_expired_locks: bool = True
+    # seconds before an unmined transaction is replaced with higher fees (default: six
+    # blocks of the destination, at least 6 s)
+    stuck_after: Annotated[float | None, Field(gt=0, le=3600)] = None
+    # seconds a lane's claim on messages keeps other relayers sharing the store off them;
+    # a dead relayer's claims pass to another one after this long
+    lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0
 
-    @field_validator("batch_wait", "poll_interval", mode="before")
+    @field_validator("batch_wait", "poll_interval", "stuck_after", "lease_seconds", mode="before")
     @classmethod
     def _int_is_float(cls, value: object) -> object:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -230,6 +236,14 @@ class PaymentTokenConfig(_Strict):
     decimals: Annotated[int, Field(ge=0, le=36)] = 6
 
 
+class DvpConfig(_Strict):
+    """Cross-chain DvP: the time the trader tools demand (docs/dvp.md). Unset: derived
+    from the two chains of a trade (relayer.core.dvp.default_margin, default_min_window)."""
+
+    margin_seconds: Annotated[int | None, Field(ge=1)] = None  # T_B - T_A at least
+    min_window_seconds: Annotated[int | None, Field(ge=1)] = None  # an asset expiry ahead of now
+
+
 class Config(_Strict):
     """A whole stbridge configuration."""
 
@@ -241,6 +255,7 @@ class Config(_Strict):
     relayer: RelayerConfig = RelayerConfig()
     tokens: list[TokenConfig] = [TokenConfig(symbol="ACME", name="Acme Growth Fund")]
     payment_token: PaymentTokenConfig | None = None
+    dvp: DvpConfig = DvpConfig()
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True

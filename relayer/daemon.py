@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.sender import TxSender
 from relayer.config import Config
+from relayer.core.dvp import margin_for
 from relayer.deployment import Deployment
 from relayer.errors import ChainError, StoreError, WrongChain
 from relayer.pipeline.confirmer import Confirmer
-from relayer.pipeline.indexer import ChainIndexer
+from relayer.pipeline.dvp import DvpWatcher
+from relayer.pipeline.indexer import ChainIndexer, LogSink, fan_out
 from relayer.pipeline.lane import LaneConfig, LaneWorker
 from relayer.pipeline.origin import MailboxSink, OriginTree
 from relayer.pipeline.validator import CheckpointSigner, RemoteCheckpointCollector
@@ -42,6 +44,7 @@ class RelayerParts:
     senders: dict[str, TxSender] = field(default_factory=dict)
     confirmers: dict[str, Confirmer] = field(default_factory=dict)
     lanes: dict[tuple[str, str], LaneWorker] = field(default_factory=dict)
+    dvp: DvpWatcher | None = None
 
 
 class Relayer:
@@ -65,7 +68,7 @@ class Relayer:
         self.telemetry: TelemetryServer | None = None
         self.started = asyncio.Event()
         self.log = get_logger("relayer")
-        self._last_head_ok: dict[str, float] = {}
+        self._balances: dict[str, int] = {}  # relayer key balance per chain, last seen
 
     async def _connect(self) -> None:
         for chain in self.config.chains:
@@ -93,14 +96,26 @@ class Relayer:
         config, deployment, parts = self.config, self.deployment, self.parts
         names = {c.chain_id: c.name for c in config.chains}
         validator_addresses = [k.address for k in config.accounts.validators]
+        parts.dvp = DvpWatcher(
+            store=self.store,
+            rpcs=parts.rpcs,
+            senders=parts.senders,  # filled below
+            refund_expired=config.relayer.refund_expired_locks,
+            warn_seconds=max(
+                margin_for(config.dvp.margin_seconds, a, b)
+                for a in config.chains
+                for b in config.chains
+            ),
+            poll_interval=config.relayer.poll_interval,
+            metrics=self.metrics,
+        )
         for chain in config.chains:
             deployed = deployment.chain(chain.name)
             mailbox = deployed.address("Mailbox")
             bridge = deployed.contracts.get("TokenBridge")
             origin = OriginTree(chain.name, chain.chain_id, mailbox)
-            await origin.load(self.store)
             parts.origins[chain.name] = origin
-            sink = MailboxSink(
+            sink: LogSink = MailboxSink(
                 chain_name=chain.name,
                 chain_id=chain.chain_id,
                 origin=origin,
@@ -110,6 +125,10 @@ class Relayer:
                 metrics=self.metrics,
             )
             addresses = [mailbox] + ([bridge] if bridge else [])
+            timelock = deployed.contracts.get("HashedTimelock")
+            if timelock:  # its logs feed the DvP watcher
+                addresses.append(timelock)
+                sink = fan_out(sink, parts.dvp.watch(chain.name, chain.chain_id, timelock))
             parts.indexers[chain.name] = ChainIndexer(
                 parts.rpcs[chain.name],
                 self.store,
@@ -121,6 +140,10 @@ class Relayer:
                 chunk_blocks=config.relayer.log_chunk_blocks,
                 metrics=self.metrics,
             )
+            # the cursor first, then the tree: it then holds every leaf below the cursor,
+            # even if another relayer sharing the store moves the cursor in between
+            await parts.indexers[chain.name].resume()
+            await origin.load(self.store)
             if config.validators.mode == "in-process":
                 parts.signers[chain.name] = CheckpointSigner(
                     origin=origin,
@@ -137,7 +160,7 @@ class Relayer:
                 store=self.store,
                 confirmations=chain.confirmations,
                 poll_interval=config.poll_interval(chain),
-                stuck_after=max(chain.block_time * 6, 6.0),
+                stuck_after=config.relayer.stuck_after or max(chain.block_time * 6, 6.0),
                 chain_names=names,
                 mailbox=mailbox,
                 metrics=self.metrics,
@@ -156,6 +179,7 @@ class Relayer:
                     gas_budget=config.relayer.batch_gas_budget,
                     batch_wait=config.relayer.batch_wait,
                     poll_interval=config.relayer.poll_interval,
+                    lease_seconds=config.relayer.lease_seconds,
                 )
                 parts.lanes[(origin_chain.name, destination.name)] = LaneWorker(
                     lane,
@@ -209,6 +233,8 @@ class Relayer:
                 for (o, d), lane in self.parts.lanes.items():
                     group.create_task(lane.run(), name=f"lane-{o}-{d}")
                 group.create_task(self._gauges(), name="gauges")
+                if self.parts.dvp is not None and self.parts.dvp.timelocks:
+                    group.create_task(self.parts.dvp.run(), name="dvp-watcher")
                 self.started.set()
                 self.log.info(
                     "relayer running",
@@ -250,7 +276,7 @@ class Relayer:
                 except ChainError:
                     continue
                 self.metrics.balance.labels(name, sender.address).set(wei / 10**18)
-                self._last_head_ok[name] = now
+                self._balances[name] = wei
             await asyncio.sleep(5)
 
     def not_ready(self) -> list[str]:
@@ -267,6 +293,14 @@ class Relayer:
             elif state.cursor < state.head - indexer.confirmations - 5:
                 behind = state.head - indexer.confirmations - state.cursor
                 reasons.append(f"chain {name}: indexer {behind} blocks behind")
+        minimum = self.config.relayer.min_relayer_balance_wei
+        for name, wei in self._balances.items():
+            if wei < minimum:
+                address = self.config.accounts.relayer.address
+                reasons.append(
+                    f"chain {name}: relayer key {address} holds {wei / 1e18:.4f} ETH, "
+                    f"under the {minimum / 1e18:g} ETH minimum: fund it"
+                )
         return reasons
 
     async def close(self) -> None:

@@ -5,8 +5,14 @@ Every request goes through :meth:`ChainRpc.request`: throttled per endpoint
 transient failures (connection errors, timeouts, HTTP 429 and 5xx, truncated or
 garbled responses, a node's "limit exceeded"), counted in the metrics by chain and
 method, and translated into our error tree with the chain and endpoint in the
-message. Requests ride on web3's AsyncHTTPProvider (one keep-alive session per
-endpoint); ``self.w3`` is the AsyncWeb3 for contract helpers that want it.
+message.
+
+Requests go out on one aiohttp session per endpoint with keep-alive connections.
+web3's AsyncHTTPProvider is not used for them: it opens a new connection for every
+request (``force_close``) and passes each one through a process-wide lock taken in a
+thread pool, which costs a thread hop per call and, when a waiting request is
+abandoned, can leave the lock taken for good. ``self.w3`` is an AsyncWeb3 on the same
+endpoint for code that wants web3's contract helpers.
 """
 
 from __future__ import annotations
@@ -100,16 +106,29 @@ class ChainRpc:
         self._metrics = metrics
         rate = requests_per_second or chain.rpc_requests_per_second
         self._throttler = Throttler(rate_limit=rate, period=1.0)
-        self.provider = AsyncHTTPProvider(
-            chain.rpc_url,
-            request_kwargs={"timeout": aiohttp.ClientTimeout(total=self.timeout)},
-            exception_retry_configuration=None,  # we retry ourselves, with metrics
-        )
-        self.w3 = AsyncWeb3(self.provider)
+        self._session: aiohttp.ClientSession | None = None
+        self._ids = 0
+        self._w3: AsyncWeb3 | None = None
         self._closed = False
 
     def __repr__(self) -> str:
         return f"ChainRpc({self.name}, {self.url})"
+
+    @property
+    def w3(self) -> AsyncWeb3:
+        """An AsyncWeb3 on this endpoint, for web3's contract helpers (not the hot path)."""
+        if self._w3 is None:
+            self._w3 = AsyncWeb3(AsyncHTTPProvider(self.url))
+        return self._w3
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=16, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"Content-Type": "application/json"},
+            )
+        return self._session
 
     def where(self) -> str:
         """How errors name this endpoint: ``chain a (http://127.0.0.1:8545)``."""
@@ -137,7 +156,8 @@ class ChainRpc:
                 self._metrics.rpc_request(self.name, method)
             try:
                 async with self._throttler:
-                    return await asyncio.wait_for(attempt_fn(), timeout=self.timeout)
+                    async with asyncio.timeout(self.timeout):
+                        return await attempt_fn()
             except TimeoutError:
                 last = _Transient("timeout", f"no answer within {self.timeout:g}s", timeout=True)
             except _Transient as exc:
@@ -159,26 +179,37 @@ class ChainRpc:
         raise ChainUnavailable(message)
 
     async def _single(self, method: str, params: list[Any]) -> Any:
-        response = await self._post(lambda: self.provider.make_request(method, params))
-        return self._result(method, response)
+        self._ids += 1
+        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
+        return self._result(method, await self._post(body))
 
     async def _batch(self, payload: list[tuple[str, list[Any]]]) -> list[Any]:
-        responses = await self._post(lambda: self.provider.make_batch_request(payload))  # type: ignore[arg-type]
+        first = self._ids + 1
+        self._ids += len(payload)
+        body = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
+            for i, (m, p) in enumerate(payload)
+        ]
+        responses = await self._post(body)
         if not isinstance(responses, list):
             return [self._result("batch", responses)]
         if len(responses) != len(payload):
             raise _Transient("truncated", f"batch of {len(payload)} got {len(responses)} answers")
-        return [self._result(m, r) for (m, _), r in zip(payload, responses, strict=True)]
+        by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
+        ordered = [by_id.get(first + i) for i in range(len(payload))]
+        return [self._result(m, r) for (m, _), r in zip(payload, ordered, strict=True)]
 
-    async def _post(self, make: Any) -> Any:
+    async def _post(self, body: Any) -> Any:
         if self._closed:
             raise ChainUnavailable(f"{self.where()}: the connection is closed")
         try:
-            return await make()
-        except aiohttp.ClientResponseError as exc:
-            if exc.status == 429 or exc.status >= 500:
-                raise _Transient(f"http_{exc.status}", f"HTTP {exc.status} {exc.message}") from exc
-            raise ChainUnavailable(f"{self.where()}: HTTP {exc.status} {exc.message}") from exc
+            async with self._http().post(self.url, data=json.dumps(body)) as response:
+                if response.status == 429 or response.status >= 500:
+                    raise _Transient(f"http_{response.status}", f"HTTP {response.status}")
+                if response.status >= 400:
+                    raise ChainUnavailable(f"{self.where()}: HTTP {response.status}")
+                raw = await response.read()
+            return json.loads(raw)
         except (aiohttp.ClientError, OSError) as exc:
             raise _Transient("connection", _describe_connection_error(exc)) from exc
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
@@ -208,7 +239,8 @@ class ChainRpc:
         if self._closed:
             return
         self._closed = True
-        await self.provider.disconnect()
+        if self._session is not None:
+            await self._session.close()
 
     # --- typed helpers the pipeline uses ----------------------------------
 

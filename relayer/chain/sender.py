@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 
 from relayer.chain.rpc import CallReverted, ChainRpc, RpcError
 from relayer.config import PrivateKey
@@ -88,7 +89,14 @@ class TxSender:
     async def estimate(self, to: str, data: bytes, value: int = 0) -> int:
         """Gas for a call, with 20% headroom; CallReverted carries the revert data."""
         params = {"from": self.address, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
-        gas = int(await self.rpc.request("eth_estimateGas", [params]), 16)
+        try:
+            gas = int(await self.rpc.request("eth_estimateGas", [params]), 16)
+        except RpcError as exc:
+            if "insufficient funds" in str(exc).lower():
+                raise InsufficientFunds(
+                    f"{self.rpc.where()}: {self.address} cannot pay for gas: fund it"
+                ) from None
+            raise
         return gas * 6 // 5 + 10_000
 
     def sign(
@@ -233,7 +241,8 @@ def decode_signed(raw: bytes) -> tuple[str | None, bytes, int]:
     to = fields.get("to")
     to_text = None
     if to:
-        to_text = "0x" + bytes(to).hex() if isinstance(to, bytes) else str(to)
+        raw_to = "0x" + bytes(to).hex() if isinstance(to, bytes) else str(to)
+        to_text = str(to_checksum_address(raw_to))
     data = fields.get("data", b"")
     payload = bytes(data) if isinstance(data, bytes | bytearray) else bytes.fromhex(str(data)[2:])
     return to_text, payload, int(fields.get("value", 0))

@@ -90,7 +90,7 @@ class Wallet:
                 "data": data,
             }
             if to is not None:
-                tx["to"] = to
+                tx["to"] = to_checksum_address(to)
             signed = Account.sign_transaction(tx, self.key.secret())
             try:
                 tx_hash = await self.rpc.send_raw(bytes(signed.raw_transaction))

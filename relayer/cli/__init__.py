@@ -9,7 +9,7 @@ import sys
 import typer
 
 from relayer import __version__
-from relayer.cli import bridge, devnet, health, relay, system
+from relayer.cli import bridge, captable, devnet, dvp, health, investor, relay, system, token
 from relayer.cli.common import err_console
 from relayer.errors import StbridgeError
 
@@ -29,6 +29,11 @@ app.command("deploy")(system.deploy)
 app.command("up")(system.up)
 app.add_typer(bridge.app, name="bridge")
 app.command("balances")(bridge.show_balances)
+app.add_typer(investor.app, name="investor")
+app.add_typer(token.app, name="token")
+app.command("captable")(captable.captable)
+app.command("audit")(captable.audit_command)
+app.add_typer(dvp.app, name="dvp")
 
 
 @app.command()
@@ -55,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("aborted")
         return 1
     except Exception as exc:  # click's usage errors and the like
-        from click.exceptions import ClickException
+        try:  # typer vendors click from 0.2x on (no `click` package); older typers use click
+            from typer._click.exceptions import ClickException
+        except ImportError:  # pragma: no cover - depends on the installed typer
+            from click.exceptions import ClickException  # type: ignore[no-redef]
 
         if isinstance(exc, ClickException):
             exc.show()

@@ -53,6 +53,7 @@ class Confirmer:
         self.mailbox = mailbox.lower()
         self.metrics = metrics
         self.mailbox_abi = contracts.load("Mailbox")
+        self._process_topic = "0x" + self.mailbox_abi.event("Process").topic.hex()
         self._rebroadcast_done = False
         self.on_out_of_gas: Callable[[TxRow], None] | None = None
         self.log = get_logger("confirmer", chain=self.rpc.name)
@@ -74,15 +75,18 @@ class Confirmer:
         if not self._rebroadcast_done:
             await self._rebroadcast(pending)
             self._rebroadcast_done = True
+        # The mined nonce and the head first, then the receipts: a block mined while the
+        # node works through the batch then shows up in the receipts, never only in the
+        # nonce (which would make a mined transaction look replaced by a stranger's).
         calls: list[tuple[str, Sequence[Any]]] = [
-            ("eth_getTransactionReceipt", [t.hash]) for t in pending
+            ("eth_getTransactionCount", [self.sender.address, "latest"]),
+            ("eth_blockNumber", []),
         ]
-        calls.append(("eth_blockNumber", []))
-        calls.append(("eth_getTransactionCount", [self.sender.address, "latest"]))
+        calls += [("eth_getTransactionReceipt", [t.hash]) for t in pending]
         answers = await self.rpc.batch(calls)
-        receipts = dict(zip((t.hash for t in pending), answers[:-2], strict=True))
-        head = int(answers[-2], 16)
-        mined_nonce = int(answers[-1], 16)
+        mined_nonce = int(answers[0], 16)
+        head = int(answers[1], 16)
+        receipts = dict(zip((t.hash for t in pending), answers[2:], strict=True))
         by_nonce: dict[int, list[TxRow]] = defaultdict(list)
         for tx in pending:
             by_nonce[tx.nonce].append(tx)
@@ -100,7 +104,8 @@ class Confirmer:
                         await self.store.set_tx_status(other.hash, TxStatus.REPLACED)
                 final += 1
             elif nonce < mined_nonce:
-                await self._taken(group)
+                if not await self._any_receipt(group):  # asked again, to be sure
+                    await self._taken(group)
             else:
                 await self._maybe_replace(group)
         return final
@@ -115,6 +120,10 @@ class Confirmer:
                 await self.sender.broadcast(tx)
             except ChainError as exc:
                 self.log.info("rebroadcast refused", tx=tx.hash, error=str(exc)[:120])
+
+    async def _any_receipt(self, group: Sequence[TxRow]) -> bool:
+        answers = await self.rpc.batch([("eth_getTransactionReceipt", [t.hash]) for t in group])
+        return any(answers)
 
     async def _maybe_replace(self, group: Sequence[TxRow]) -> None:
         latest = max(group, key=lambda t: t.sent_at)
@@ -177,15 +186,21 @@ class Confirmer:
         self.log.warning("delivery transaction reverted", tx=tx.hash, reason=reason)
 
     def _outcomes(self, receipt: Mapping[str, Any]) -> tuple[list[bytes], dict[bytes, str]]:
+        """Delivered ids (Process: the id is its first indexed topic) and failed ones."""
         delivered: list[bytes] = []
         failed: dict[bytes, str] = {}
-        logs = [
-            log for log in receipt.get("logs", []) if str(log["address"]).lower() == self.mailbox
-        ]
-        for event, values, _raw in contracts.decode_logs(self.mailbox_abi, logs):
-            if event.name == "Process":
-                delivered.append(bytes(values["id"]))
-            elif event.name == "ProcessFailed":
+        process = self._process_topic
+        failures = []
+        for log in receipt.get("logs", []):
+            if str(log["address"]).lower() != self.mailbox:
+                continue
+            topics = log["topics"]
+            if topics and topics[0] == process:
+                delivered.append(bytes.fromhex(topics[1][2:]))
+            else:
+                failures.append(log)
+        for event, values, _raw in contracts.decode_logs(self.mailbox_abi, failures):
+            if event.name == "ProcessFailed":
                 reason = contracts.decode_revert(bytes(values.get("reason", b"")))
                 failed[bytes(values["id"])] = f"handler reverted: {reason}"
         return delivered, failed

@@ -6,6 +6,13 @@ reorganized deeper than its confirmations, which the relayer will not guess
 through; the chain's lanes halt with a message that says so. Logs are fetched with
 ``eth_getLogs`` in chunks that halve when a node refuses a range and grow back
 when it answers.
+
+Relayers sharing a store share each chain's cursor, which only moves forward. It is
+where an indexer starts (``resume``, read before the relayer loads its tree from the
+store, so the tree holds every message up to it); from then on each indexer follows
+its own position and reads every confirmed log itself, since its relayer needs every
+leaf of the tree to build proofs (the rows it writes are idempotent, so reading a
+chunk twice is safe).
 """
 
 from __future__ import annotations
@@ -25,6 +32,21 @@ from relayer.telemetry.metrics import Metrics
 Log = Mapping[str, Any]
 LogSink = Callable[[Sequence[Log], Mapping[int, int]], Awaitable[None]]
 """Receives the logs of a chunk (in chain order) and the timestamps of their blocks."""
+
+
+def fan_out(*sinks: LogSink) -> LogSink:
+    """One sink that hands every chunk to each of ``sinks`` in turn (each keeps its own
+    contracts' logs): the mailbox's and the timelock's on the same indexer."""
+
+    async def sink(logs: Sequence[Log], times: Mapping[int, int]) -> None:
+        for each in sinks:
+            await each(logs, times)
+
+    return sink
+
+
+TARGET_LOGS = 2_000  # logs per eth_getLogs answer the indexer aims at
+INITIAL_CHUNK = 1  # blocks in the first request; doubles while answers stay small
 
 _RANGE_REFUSALS = (
     "range",
@@ -74,9 +96,13 @@ class ChainIndexer:
         self.confirmations = confirmations
         self.poll_interval = poll_interval
         self.max_chunk = chunk_blocks
-        self.chunk = chunk_blocks
+        # start small and double: a relayer far behind a busy chain must not ask for a
+        # hundred thousand logs in its first request
+        self.chunk = min(chunk_blocks, INITIAL_CHUNK)
         self.metrics = metrics
         self.state = IndexerState()
+        self._position: tuple[int, str] | None = None  # (block, hash) this indexer reached
+        self._resumed = False
         self.progress = asyncio.Condition()
         self.log = get_logger("indexer", chain=rpc.name)
 
@@ -104,7 +130,9 @@ class ChainIndexer:
         if self.metrics:
             self.metrics.head_block.labels(self.rpc.name).set(head)
         safe = head - self.confirmations
-        stored = await self.store.cursor(self.rpc.chain.chain_id)
+        if not self._resumed:
+            await self.resume()
+        stored = self._position
         if stored is None:
             cursor = self.start_block - 1
         else:
@@ -123,12 +151,28 @@ class ChainIndexer:
         end_hash = next(str(h["hash"]) for h in headers if h and int(h["number"], 16) == end)
         await self.sink(logs, times)
         await self.store.set_cursor(self.rpc.chain.chain_id, end, end_hash, [(end, end_hash)])
+        self._position = (end, end_hash)
         self._set_cursor(end)
         async with self.progress:
             self.progress.notify_all()
-        if self.chunk < self.max_chunk:
-            self.chunk = min(self.max_chunk, self.chunk * 2)
+        self._resize(end - cursor, len(logs))
         return end >= safe
+
+    def _resize(self, blocks: int, logs: int) -> None:
+        """Aim the next chunk at about TARGET_LOGS logs (a busy chain's thousands of logs
+        a block would otherwise come back as one huge response), growing at most twice."""
+        by_density = self.max_chunk if logs == 0 else max(1, TARGET_LOGS * blocks // logs)
+        self.chunk = max(1, min(self.max_chunk, self.chunk * 2, by_density))
+
+    async def resume(self) -> None:
+        """Start from the store's cursor (``start_block`` without one).
+
+        A relayer calls this before loading its tree from the store: another relayer
+        sharing the store may move the cursor meanwhile, but never past messages it has
+        not stored yet, so the tree then holds every leaf below where indexing starts.
+        """
+        self._position = await self.store.cursor(self.rpc.chain.chain_id)
+        self._resumed = True
 
     def _set_cursor(self, cursor: int) -> None:
         self.state.cursor = cursor
@@ -165,4 +209,5 @@ class ChainIndexer:
         """Sleep until the cursor moves (or ``seconds`` pass)."""
         async with self.progress:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.progress.wait(), seconds)
+                async with asyncio.timeout(seconds):
+                    await self.progress.wait()

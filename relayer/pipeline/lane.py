@@ -3,8 +3,9 @@
 Each round takes the newest checkpoint with enough signatures, leases the lane's
 due messages up to its index, drops the ones anybody already delivered, and sends
 one ``processBatch`` per run of consecutive nonces, closing a batch at its size or
-gas budget. Waiting a short moment for more messages lets batches fill under load
-without slowing a lone transfer much.
+gas budget. A transfer to a wallet whose newer identity record is also due goes
+after that record (``compliance_order``). Waiting a short moment for more messages
+lets batches fill under load without slowing a lone transfer much.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from relayer.chain import contracts
 from relayer.chain.rpc import CallReverted, ChainRpc, revert_data
 from relayer.chain.sender import TxSender
 from relayer.core.checkpoint import pack_signatures
-from relayer.errors import ChainError, InsufficientFunds
+from relayer.errors import ChainError, InsufficientFunds, LeaseLost
 from relayer.pipeline.backoff import next_attempt
+from relayer.pipeline.compliance_order import records_first
 from relayer.pipeline.indexer import ChainIndexer
 from relayer.pipeline.origin import OriginTree
 from relayer.store import MessageRow, Store, StoredCheckpoint
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 
-LEASE_SECONDS = 60.0
+LEASE_SECONDS = 60.0  # the default of relayer.lease_seconds
 HANDLER_RESERVE = 600_000  # the mailbox wants 540k left before each handler; plus its own checks
 
 
@@ -75,6 +77,7 @@ class LaneConfig:
     gas_budget: int
     batch_wait: float
     poll_interval: float
+    lease_seconds: float = LEASE_SECONDS  # how long a claim keeps other relayers off
 
 
 class LaneWorker:
@@ -102,7 +105,7 @@ class LaneWorker:
         self.metrics = metrics
         mailbox = contracts.load("Mailbox")
         self._process_batch = mailbox.fn("processBatch")
-        self._delivered = mailbox.fn("delivered")
+        self._delivered_word = mailbox.fn("deliveredWord")
         self.gas = GasModel()
         self.halted: str | None = None
         self.wake = asyncio.Event()
@@ -127,7 +130,8 @@ class LaneWorker:
                 await asyncio.sleep(self.config.poll_interval * 2)
             if sent == 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), self.config.poll_interval)
+                    async with asyncio.timeout(self.config.poll_interval):
+                        await self.wake.wait()
                 self.wake.clear()
 
     def _labels(self) -> tuple[str, str]:
@@ -136,7 +140,10 @@ class LaneWorker:
     async def step(self) -> int:
         """One round; returns how many messages were submitted."""
         checkpoint = await self.store.best_checkpoint(
-            self.origin.chain_id, self.config.validators, self.config.threshold
+            self.origin.chain_id,
+            self.config.validators,
+            self.config.threshold,
+            max_index=self.origin.count - 1,  # another relayer's validators may be ahead
         )
         if checkpoint is None:
             return 0
@@ -147,7 +154,7 @@ class LaneWorker:
             max_nonce=checkpoint.index,
             now=now,
             limit=self.config.batch_max * 4,
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=self.config.lease_seconds,
         )
         if not due:
             return 0
@@ -161,7 +168,10 @@ class LaneWorker:
 
     async def _after_wait(self) -> int:
         checkpoint = await self.store.best_checkpoint(
-            self.origin.chain_id, self.config.validators, self.config.threshold
+            self.origin.chain_id,
+            self.config.validators,
+            self.config.threshold,
+            max_index=self.origin.count - 1,  # another relayer's validators may be ahead
         )
         if checkpoint is None:
             return 0
@@ -171,19 +181,20 @@ class LaneWorker:
             max_nonce=checkpoint.index,
             now=time.time(),
             limit=self.config.batch_max * 4,
-            lease_seconds=LEASE_SECONDS,
+            lease_seconds=self.config.lease_seconds,
         )
         return await self._deliver(due, checkpoint) if due else 0
 
     async def _deliver(self, due: list[MessageRow], checkpoint: StoredCheckpoint) -> int:
         due = await self._drop_delivered(due)
         sent = 0
-        for run in _runs(due):
-            while run:
-                size = self._batch_size()  # grows once the first batch taught the gas model
-                batch, run = run[:size], run[size:]
-                if await self._submit(batch, checkpoint):
-                    sent += len(batch)
+        for group in records_first(due):  # a newer record before a transfer to its wallet
+            for run in _runs(group):
+                while run:
+                    size = self._batch_size()  # grows once the first batch taught the gas model
+                    batch, run = run[:size], run[size:]
+                    if await self._submit(batch, checkpoint):
+                        sent += len(batch)
         return sent
 
     def _batch_size(self) -> int:
@@ -194,22 +205,29 @@ class LaneWorker:
         return max(1, min(self.config.batch_max, by_gas))
 
     async def _drop_delivered(self, due: list[MessageRow]) -> list[MessageRow]:
-        """Ask the destination which of these someone already delivered; record those."""
+        """Ask the destination which of these someone already delivered; record those.
+
+        One ``deliveredWord`` call answers for 256 nonces, so a round of 400 messages
+        costs two or three calls, not 400.
+        """
+        words = sorted({m.nonce >> 8 for m in due})
+        origin = due[0].origin
         calls = [
             (
                 "eth_call",
                 [
                     {
                         "to": self.config.destination_mailbox,
-                        "data": "0x" + self._delivered.encode(m.origin, m.nonce).hex(),
+                        "data": "0x" + self._delivered_word.encode(origin, w).hex(),
                     },
                     "latest",
                 ],
             )
-            for m in due
+            for w in words
         ]
         answers = await self.rpc.batch(calls)
-        done = [m for m, a in zip(due, answers, strict=True) if int(str(a), 16) == 1]
+        bits = {w: int(str(a), 16) for w, a in zip(words, answers, strict=True)}
+        done = [m for m in due if bits[m.nonce >> 8] >> (m.nonce & 255) & 1]
         if done:
             await self.store.mark_delivered([(m.id, "", 0, time.time()) for m in done])
             self.log.info("already delivered by someone else", count=len(done))
@@ -245,13 +263,17 @@ class LaneWorker:
             first = await self._submit(batch[:half], checkpoint)
             second = await self._submit(batch[half:], checkpoint)
             return first or second
-        tx = await self.sender.send(
-            to=self.config.destination_mailbox,
-            data=data,
-            gas=gas,
-            purpose=f"processBatch {self.config.origin_name}->{self.config.destination_name}",
-            message_ids=ids,
-        )
+        try:
+            tx = await self.sender.send(
+                to=self.config.destination_mailbox,
+                data=data,
+                gas=gas,
+                purpose=f"processBatch {self.config.origin_name}->{self.config.destination_name}",
+                message_ids=ids,
+            )
+        except LeaseLost as exc:  # nothing was stored or sent; the other relayer has them
+            self.log.warning("lease taken over by another relayer", error=str(exc))
+            return False
         if self.metrics:
             self.metrics.tx_submitted.labels(self.config.destination_name).inc()
         self.log.info(

@@ -13,6 +13,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from relayer.chain import contracts
+from relayer.core.hashing import keccak256
 from relayer.core.merkle import MessageTree
 from relayer.core.message import decode_message
 from relayer.errors import ChainError
@@ -39,10 +40,15 @@ class OriginTree:
     def count(self) -> int:
         return self.tree.count
 
-    async def load(self, store: Store) -> None:
-        """Rebuild from the store (after a restart)."""
-        for leaf in await store.leaves(self.chain_id, start=self.tree.count):
-            self.tree.append(leaf)
+    async def load(self, store: Store, page: int = 20_000) -> None:
+        """Rebuild from the store (after a restart), a page at a time: a million leaves
+        never sit in memory as a million Python objects at once."""
+        while True:
+            leaves = await store.leaves(self.chain_id, start=self.tree.count, limit=page)
+            for leaf in leaves:
+                self.tree.append(leaf)
+            if len(leaves) < page:
+                return
 
     def add(self, nonce: int, message_id: bytes) -> bool:
         """Append a leaf at ``nonce``; False if it was already there (a replayed chunk)."""
@@ -85,6 +91,15 @@ class MailboxSink:
         self.metrics = metrics
         self.mailbox_abi = contracts.load("Mailbox")
         self.bridge_abi = contracts.load("TokenBridge") if bridge else None
+        self._mailbox = origin.mailbox.lower()
+        self._bridge = self.bridge.lower() if self.bridge else None
+        self._dispatch_topic = "0x" + self.mailbox_abi.event("Dispatch").topic.hex()
+        self._process_topic = "0x" + self.mailbox_abi.event("Process").topic.hex()
+        self._kept_bridge_topics = (
+            {"0x" + self.bridge_abi.event(n).topic.hex() for n in ("Bounced", "Returned")}
+            if self.bridge_abi is not None
+            else set()
+        )
         self.log = get_logger("indexer", chain=chain_name)
 
     async def __call__(self, logs: Sequence[Mapping[str, Any]], times: Mapping[int, int]) -> None:
@@ -92,10 +107,10 @@ class MailboxSink:
         deliveries: list[tuple[bytes, str, int, float]] = []
         events: list[ChainEvent] = []
         for log in logs:
-            address = to_checksum_address(log["address"])
-            if address == self.origin.mailbox:
+            address = str(log["address"]).lower()
+            if address == self._mailbox:
                 self._mailbox_log(log, times, new, deliveries)
-            elif self.bridge_abi is not None and address == self.bridge:
+            elif address == self._bridge:
                 self._bridge_log(log, events)
         for message in new:
             self.origin.add(message.nonce, message.id)
@@ -121,20 +136,27 @@ class MailboxSink:
         new: list[NewMessage],
         deliveries: list[tuple[bytes, str, int, float]],
     ) -> None:
-        topic = bytes.fromhex(str(log["topics"][0])[2:])
-        event = self.mailbox_abi.events_by_topic.get(topic)
-        if event is None:
-            return
-        block = int(log["blockNumber"], 16)
-        when = float(times.get(block, 0))
-        values = event.decode(log)
-        if event.name == "Dispatch":
-            raw = bytes(values["message"])
+        """Dispatch and Process, decoded by hand: the relayer reads thousands a second.
+
+        Dispatch(bytes32 indexed id, uint32 indexed destination, uint32 nonce, bytes message)
+        carries ``abi.encode(nonce, message)``; Process(bytes32 indexed id, uint32 indexed
+        origin, uint32 nonce) carries the id in its first topic.
+        """
+        topics = log["topics"]
+        topic = topics[0]
+        if topic == self._dispatch_topic:
+            block = int(log["blockNumber"], 16)
+            data = bytes.fromhex(log["data"][2:])
+            length = int.from_bytes(data[64:96], "big")
+            raw = data[96 : 96 + length]
             message = decode_message(raw)
+            message_id = bytes.fromhex(topics[1][2:])
+            if keccak256(raw) != message_id:
+                raise TreeMismatch(f"chain {self.chain_name}: a Dispatch log's id does not match")
             kind, ref = _kind_and_ref(message.body)
             new.append(
                 NewMessage(
-                    id=bytes(values["id"]),
+                    id=message_id,
                     origin=message.origin,
                     nonce=message.nonce,
                     destination=message.destination,
@@ -145,14 +167,26 @@ class MailboxSink:
                     ref=ref,
                     dispatch_tx=str(log["transactionHash"]),
                     dispatch_block=block,
-                    dispatched_at=when,
+                    dispatched_at=float(times.get(block, 0)),
                 )
             )
-        elif event.name == "Process":
-            deliveries.append((bytes(values["id"]), str(log["transactionHash"]), block, when))
+        elif topic == self._process_topic:
+            block = int(log["blockNumber"], 16)
+            deliveries.append(
+                (
+                    bytes.fromhex(topics[1][2:]),
+                    str(log["transactionHash"]),
+                    block,
+                    float(times.get(block, 0)),
+                )
+            )
 
     def _bridge_log(self, log: Mapping[str, Any], events: list[ChainEvent]) -> None:
+        """Keep the bridge's rare events (bounces and returns); every transfer's own
+        TransferSent/TransferReceived is in the chain for whoever asks, not in the store."""
         assert self.bridge_abi is not None
+        if not log["topics"] or log["topics"][0] not in self._kept_bridge_topics:
+            return
         decoded = contracts.decode_logs(self.bridge_abi, [log])
         for event, values, raw in decoded:
             key = _event_key(values)

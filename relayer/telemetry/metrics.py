@@ -88,6 +88,19 @@ class Metrics:
         self.dvp_refunded = Counter(
             "stbridge_dvp_refunded", "Expired locks refunded", ["chain"], registry=r
         )
+        self.dvp_open = Gauge(
+            "stbridge_dvp_open_locks", "Hash-time locks open, by chain", ["chain"], registry=r
+        )
+        self.dvp_expiring = Gauge(
+            "stbridge_dvp_expiring_locks",
+            "Open locks with no revealed secret and less than the DvP margin left",
+            ["chain"], registry=r,
+        )  # fmt: skip
+        self.dvp_settlement = Histogram(
+            "stbridge_dvp_settlement_seconds",
+            "From the block revealing a secret to the block of the relayer's claim",
+            ["chain"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
 
     # RpcMetrics protocol (relayer.chain.rpc)
     def rpc_request(self, chain: str, method: str) -> None:

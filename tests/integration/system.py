@@ -225,3 +225,21 @@ def random_amounts(n: int, seed: int, low: int = 10**15, high: int = 5 * 10**18)
     """Amounts with odd wei in them, so a rounding slip anywhere shows."""
     rng = random.Random(seed)
     return [rng.randint(low, high) for _ in range(n)]
+
+
+async def drained(relay: Relayer, timeout: float = 90) -> None:
+    """Until the relayer caught up and delivered everything it found (earlier tests may
+    have left messages behind); then balances are safe to snapshot."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not relay.not_ready():
+            pending = 0
+            for o, d in relay.parts.lanes:
+                count, _oldest = await relay.store.backlog(
+                    relay.config.chain(o).chain_id, relay.config.chain(d).chain_id
+                )
+                pending += count
+            if pending == 0:
+                return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the relayer did not drain in {timeout}s: {relay.not_ready()}")

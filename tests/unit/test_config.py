@@ -167,6 +167,15 @@ def test_bad_store_url() -> None:
     assert "relayer.store: must be sqlite:///PATH or postgresql://" in _error(raw)
 
 
+def test_lease_seconds_default_and_bounds() -> None:
+    raw = devnet_raw()
+    assert parse_config(raw).relayer.lease_seconds == 60.0
+    raw["relayer"]["lease_seconds"] = 5  # an integer is taken as seconds
+    assert parse_config(raw).relayer.lease_seconds == 5.0
+    raw["relayer"]["lease_seconds"] = 0.5
+    assert "relayer.lease_seconds: Input should be greater than or equal to 1" in _error(raw)
+
+
 def test_several_problems_in_one_line() -> None:
     raw = devnet_raw()
     raw["chains"][0]["bogus"] = 1

@@ -65,6 +65,13 @@ class Sink:
             assert times[int(log["blockNumber"], 16)] == 1000 + int(log["blockNumber"], 16)
 
 
+async def catch_up(indexer: ChainIndexer) -> None:
+    for _ in range(100):
+        if await indexer.step():
+            return
+    raise AssertionError("the indexer never caught up")
+
+
 def make(chain: ScriptedChain, store: SqliteStore, sink: Sink, chunk: int = 100) -> ChainIndexer:
     return ChainIndexer(
         chain,  # type: ignore[arg-type]
@@ -84,12 +91,12 @@ async def test_indexes_only_confirmed_blocks_and_resumes(tmp_path: Path) -> None
     store = SqliteStore(tmp_path / "s.db")
     sink = Sink()
     indexer = make(chain, store, sink)
-    assert await indexer.step() is True
+    await catch_up(indexer)
     assert sink.seen == [5, 18]  # block 19 is not 2 confirmations deep yet
     assert await store.cursor(65001) == (18, chain.hashes[18])
     chain.head = 22
     restarted = make(chain, store, sink)  # a restart picks up from the stored cursor
-    await restarted.step()
+    await catch_up(restarted)
     assert sink.seen == [5, 18, 19]
     await store.close()
 
@@ -105,6 +112,25 @@ async def test_shrinks_the_range_a_node_refuses(tmp_path: Path) -> None:
             break
     assert sink.seen == list(range(1, 101))
     assert all(end - start + 1 <= 64 for start, end in chain.ranges)
+    assert chain.ranges[0] == (1, 1)  # a relayer far behind starts with one block
+
+
+async def test_chunks_follow_the_log_density(tmp_path: Path) -> None:
+    """A busy chain (many logs a block) gets small requests, a quiet one large ones."""
+    from relayer.pipeline.indexer import TARGET_LOGS
+
+    chain = ScriptedChain(head=3000)
+    chain.logs_at = {n: [_log(n, i) for i in range(TARGET_LOGS // 4)] for n in range(1, 201)}
+    store = SqliteStore(tmp_path / "s.db")
+    sink = Sink()
+    indexer = make(chain, store, sink, chunk=1000)
+    await catch_up(indexer)
+    busy = [(s, e) for s, e in chain.ranges if e <= 200]
+    quiet = [(s, e) for s, e in chain.ranges if s > 200]
+    assert max(e - s + 1 for s, e in busy) <= 8  # about TARGET_LOGS logs per answer
+    assert max(e - s + 1 for s, e in quiet) == 1000
+    assert len(sink.seen) == 200 * (TARGET_LOGS // 4)
+    await store.close()
     await store.close()
 
 
@@ -113,7 +139,7 @@ async def test_reorg_deeper_than_confirmations_halts(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.db")
     sink = Sink()
     indexer = make(chain, store, sink)
-    await indexer.step()
+    await catch_up(indexer)
     chain.hashes[18] = "0x" + "ee" * 32  # block 18, already treated as final, changed
     chain.head = 25
     await indexer.run()  # returns instead of guessing through
@@ -133,7 +159,8 @@ async def test_other_rpc_errors_are_not_mistaken_for_range_limits(tmp_path: Path
 
     chain.logs = broken  # type: ignore[method-assign]
     indexer = make(chain, store, Sink())
+    before = indexer.chunk
     with pytest.raises(RpcError):
         await indexer.step()
-    assert indexer.chunk == 100
+    assert indexer.chunk == before
     await store.close()

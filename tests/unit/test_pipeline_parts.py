@@ -54,3 +54,22 @@ def test_runs_split_at_gaps() -> None:
     runs = _runs([_row(n) for n in (3, 4, 5, 7, 8, 10)])
     assert [[m.nonce for m in run] for run in runs] == [[3, 4, 5], [7, 8], [10]]
     assert _runs([]) == []
+
+
+def test_a_signed_transaction_decodes_to_what_signs_it_again() -> None:
+    from unittest.mock import MagicMock
+
+    from relayer.chain.sender import TxSender, decode_signed
+    from relayer.config import PrivateKey
+
+    rpc = MagicMock()
+    rpc.chain.chain_id = 65002
+    key = PrivateKey.from_hex("0x" + "42" * 32, source="inline")
+    sender = TxSender(rpc, key, MagicMock())
+    to = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    _hash, raw = sender.sign(to=to, data=b"\x01\x02", nonce=7, gas=50_000, fees=Fees(10, 2))
+    decoded_to, data, value = decode_signed(raw)
+    assert (decoded_to, data, value) == (to, b"\x01\x02", 0)
+    bumped = Fees(10, 2).bumped()
+    again, _ = sender.sign(to=decoded_to, data=data, nonce=7, gas=50_000, fees=bumped, value=value)
+    assert again != _hash
