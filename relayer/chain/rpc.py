@@ -22,14 +22,16 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from asyncio_throttle.throttler import Throttler
-from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from relayer.config import ChainConfig
 from relayer.errors import ChainError, ChainUnavailable, RpcTimeout, TransactionReverted
+
+if TYPE_CHECKING:  # web3 costs some 20 MB of a relayer's memory; imported when used
+    from web3 import AsyncWeb3
 
 # JSON-RPC error codes a node uses for "try again later" (EIP-1474: limit exceeded,
 # resource unavailable) and that some providers use for overload.
@@ -118,6 +120,8 @@ class ChainRpc:
     def w3(self) -> AsyncWeb3:
         """An AsyncWeb3 on this endpoint, for web3's contract helpers (not the hot path)."""
         if self._w3 is None:
+            from web3 import AsyncHTTPProvider, AsyncWeb3
+
             self._w3 = AsyncWeb3(AsyncHTTPProvider(self.url))
         return self._w3
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from relayer.core.bodies import BodyError, RecordUpdate, Transfer, decode_body
+from relayer.core.bodies import BodyError, Kind, RecordUpdate, Transfer, decode_body
 from relayer.core.message import MessageError, decode_message
 from relayer.store.models import MessageRow
 
 
 def _body(row: MessageRow) -> Transfer | RecordUpdate | None:
-    if row.kind not in (1, 3):
+    if row.kind not in (Kind.TRANSFER, Kind.RECORD_UPDATE):
         return None
     try:
         body = decode_body(decode_message(row.raw).body)
@@ -39,15 +39,19 @@ def records_first(due: Sequence[MessageRow]) -> tuple[list[MessageRow], list[Mes
     A Transfer is held back when a RecordUpdate for its recipient comes later in
     ``due``; everything else keeps its place. Both lists stay in nonce order.
     """
-    bodies = [_body(row) for row in due]
     updated_after: dict[str, int] = {}  # wallet -> highest nonce of a RecordUpdate for it
-    for row, body in zip(due, bodies, strict=True):
-        if isinstance(body, RecordUpdate):
-            wallet = body.wallet.lower()
-            updated_after[wallet] = max(updated_after.get(wallet, -1), row.nonce)
+    for row in due:
+        if row.kind == Kind.RECORD_UPDATE:
+            body = _body(row)
+            if isinstance(body, RecordUpdate):
+                wallet = body.wallet.lower()
+                updated_after[wallet] = max(updated_after.get(wallet, -1), row.nonce)
+    if not updated_after:  # the usual round: no transfer is decoded at all
+        return list(due), []
     now: list[MessageRow] = []
     held: list[MessageRow] = []
-    for row, body in zip(due, bodies, strict=True):
+    for row in due:
+        body = _body(row) if row.kind == Kind.TRANSFER else None
         if isinstance(body, Transfer) and updated_after.get(body.recipient.lower(), -1) > row.nonce:
             held.append(row)
         else:

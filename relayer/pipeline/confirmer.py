@@ -55,6 +55,7 @@ class Confirmer:
         self.mailbox_abi = contracts.load("Mailbox")
         self._process_topic = "0x" + self.mailbox_abi.event("Process").topic.hex()
         self._rebroadcast_done = False
+        self._mined_in: dict[str, int] = {}  # tx hash -> block its receipt was seen in
         self.on_out_of_gas: Callable[[TxRow], None] | None = None
         self.log = get_logger("confirmer", chain=self.rpc.name)
 
@@ -78,21 +79,43 @@ class Confirmer:
         # The mined nonce and the head first, then the receipts: a block mined while the
         # node works through the batch then shows up in the receipts, never only in the
         # nonce (which would make a mined transaction look replaced by a stranger's).
+        # A receipt seen mined is not asked again until it may be final: a batch's
+        # receipt holds hundreds of logs, and decoding it every poll was the relayer's
+        # largest cost under load. At that point it is asked once more (a reorg may have
+        # moved or dropped it).
+        hashes = {t.hash for t in pending}
+        self._mined_in = {h: b for h, b in self._mined_in.items() if h in hashes}
+        unseen = [t for t in pending if t.hash not in self._mined_in]
         calls: list[tuple[str, Sequence[Any]]] = [
             ("eth_getTransactionCount", [self.sender.address, "latest"]),
             ("eth_blockNumber", []),
         ]
-        calls += [("eth_getTransactionReceipt", [t.hash]) for t in pending]
+        calls += [("eth_getTransactionReceipt", [t.hash]) for t in unseen]
         answers = await self.rpc.batch(calls)
         mined_nonce = int(answers[0], 16)
         head = int(answers[1], 16)
-        receipts = dict(zip((t.hash for t in pending), answers[2:], strict=True))
+        receipts: dict[str, Any] = dict(zip((t.hash for t in unseen), answers[2:], strict=True))
+        ripe = [
+            t
+            for t in pending
+            if t.hash not in receipts and self._mined_in[t.hash] <= head - self.confirmations
+        ]
+        if ripe:
+            again = await self.rpc.batch([("eth_getTransactionReceipt", [t.hash]) for t in ripe])
+            receipts.update(zip((t.hash for t in ripe), again, strict=True))
+        for tx_hash, receipt in receipts.items():
+            if receipt:
+                self._mined_in[tx_hash] = int(receipt["blockNumber"], 16)
+            else:
+                self._mined_in.pop(tx_hash, None)
         by_nonce: dict[int, list[TxRow]] = defaultdict(list)
         for tx in pending:
             by_nonce[tx.nonce].append(tx)
         final = 0
         for nonce in sorted(by_nonce):
             group = by_nonce[nonce]
+            if any(t.hash not in receipts for t in group):
+                continue  # mined, not final yet: asked again once it may be
             mined = [(t, receipts[t.hash]) for t in group if receipts[t.hash]]
             if mined:
                 tx, receipt = mined[0]
