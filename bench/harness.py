@@ -264,6 +264,12 @@ def process_usage(pid: int) -> ProcessUsage:
     return ProcessUsage(cpu, peak)
 
 
+def require_py_spy() -> None:
+    """Stop before anything starts when ``--profile`` is asked and py-spy is missing."""
+    if not (Path(sys.executable).parent / "py-spy").exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install -e '.[bench]'")
+
+
 class RelayerProcess:
     """``stbridge run`` in the background; usage sampled before it stops."""
 

@@ -1,0 +1,494 @@
+"""Relay throughput end to end, and the chain's own ceiling, on two anvil chains.
+
+    .venv/bin/python -m bench.relay_throughput [--transfers 20000] [--rate 0]
+        [--block-time 1] [--gas-limit 150000000] [--senders 40] [--drain 20000]
+        [--ceiling 20000]
+
+1. A devnet like a busy layer-2 (1 s blocks, 150M gas per block), stbridge deployed,
+   ``--senders`` funded investors.
+2. ``--transfers`` bridge sends a->b, pre-signed, pushed as fast as the node takes them
+   (or at ``--rate`` per second), with ``stbridge run`` relaying. Measured from the
+   dispatch block to the delivery block (block timestamps): transfers per second over
+   the run, latency p50/p99, gas per delivered transfer, the relayer's CPU and peak RSS.
+3. The drain: ``--drain`` more sends with the relayer stopped, then the relayer started
+   on the backlog. A send costs about three times the gas of its delivery, so in step 2
+   the dispatch chain bounds the rate; here the relayer alone does: deliveries per
+   second from its first delivery block to its last.
+4. The ceiling: ``--ceiling`` more sends with the relayer stopped, then the same
+   deliveries pre-built (proofs, signatures, calldata) and sent straight to the node:
+   the rate the chain itself delivers, so the relayer's share of the cost is seen.
+   Also the ceiling by gas: the block's gas per second over the gas of one delivery.
+
+Prints a table and writes bench/reports/relay-<date>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from bench.harness import (
+    Lab,
+    RelayerProcess,
+    build_lab,
+    current_nonces,
+    describe_machine,
+    percentile,
+    presign_transfers,
+    push,
+    require_py_spy,
+    summary,
+    write_report,
+)
+from chains import devnet
+from relayer.chain import contracts
+from relayer.chain.rpc import ChainRpc
+from relayer.core.checkpoint import Checkpoint, pack_signatures, sign_checkpoint
+from relayer.core.hashing import keccak256
+from relayer.core.merkle import MessageTree
+from relayer.core.message import address_to_bytes32, decode_message, message_id
+
+
+def hexdata(fn: Any, m: Any) -> str:
+    return "0x" + fn.encode(m.origin, m.nonce).hex()
+
+
+def count_delivered(store: Path) -> int:
+    if not store.exists():
+        return 0
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        return int(
+            db.execute(
+                "SELECT count(*) FROM messages WHERE status = 'delivered' AND kind = 1"
+            ).fetchone()[0]
+        )
+
+
+async def wait_all_delivered(store: Path, expected: int, within: float) -> None:
+    deadline = time.monotonic() + within
+    done = 0
+    while time.monotonic() < deadline:
+        done = await asyncio.to_thread(count_delivered, store)
+        if done >= expected:
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"only {done} of {expected} transfers delivered in {within:g}s")
+
+
+def delivery_stats(store: Path) -> dict[str, Any]:
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT dispatched_at, delivered_at, dispatch_block, delivered_block FROM messages "
+            "WHERE status = 'delivered' AND kind = 1 AND delivered_at IS NOT NULL"
+        ).fetchall()
+        txs = [
+            r[0]
+            for r in db.execute(
+                "SELECT DISTINCT hash FROM txs"
+                " WHERE status = 'mined' AND purpose LIKE 'processBatch%'"
+            )
+        ]
+    latencies = [d - s for s, d, _b0, _b1 in rows if d and s]
+    first, last = min(r[0] for r in rows), max(r[1] for r in rows)
+    dispatched = sorted(r[0] for r in rows)
+    delivered = sorted(r[1] for r in rows)
+    return {
+        "rows": rows,
+        "latencies": latencies,
+        "span": last - first,
+        "txs": txs,
+        "dispatch_rate": steady_rate(dispatched),
+        "delivery_rate": steady_rate(delivered),
+    }
+
+
+def steady_rate(times: list[float]) -> float:
+    """Events per second between the 10th and the 90th percentile of their times: the
+    sustained rate, without the ramp at the start and the tail at the end."""
+    if len(times) < 10:
+        return float("nan")
+    low, high = percentile(times, 10), percentile(times, 90)
+    if high <= low:
+        return float("inf")
+    inside = sum(1 for t in times if low <= t <= high)
+    return inside / (high - low)
+
+
+async def gas_of(url: str, chain: Any, txs: list[str]) -> tuple[int, int]:
+    rpc = ChainRpc(chain)
+    try:
+        total, messages = 0, 0
+        process = contracts.load("Mailbox").event("Process")
+        for first in range(0, len(txs), 100):
+            receipts = await rpc.batch(
+                [("eth_getTransactionReceipt", [h]) for h in txs[first : first + 100]]
+            )
+            for receipt in receipts:
+                total += int(receipt["gasUsed"], 16)
+                messages += sum(
+                    1
+                    for log in receipt["logs"]
+                    if bytes.fromhex(log["topics"][0][2:]) == process.topic
+                )
+        return total, messages
+    finally:
+        await rpc.close()
+
+
+async def wait_mined(rpc: ChainRpc, raws: list[bytes], senders: int) -> None:
+    """Until the last send of every sender is mined (round robin: the last ``senders``)."""
+    hashes = ["0x" + keccak256(raw).hex() for raw in raws[-senders:]]
+    deadline = time.monotonic() + 300
+    while not all(await rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])):
+        if time.monotonic() > deadline:
+            raise RuntimeError("dispatches not mined within 300 s")
+        await asyncio.sleep(0.2)
+
+
+async def drain(
+    lab: Lab, work: Path, config_file: Path, store: Path, count: int, args: argparse.Namespace
+) -> dict[str, float]:
+    """Dispatch ``count`` transfers with the relayer stopped, then start it and measure
+    how fast it delivers the backlog: its own rate, not bounded by the dispatch chain."""
+    a, b = lab.config.chain("a"), lab.config.chain("b")
+    nonces = await current_nonces(lab, "a")
+    raws = presign_transfers(lab, count, origin="a", destination="b", nonces=nonces)
+    rpc_a, rpc_b = ChainRpc(a), ChainRpc(b)
+    try:
+        await push(a.rpc_url, raws)
+        await wait_mined(rpc_a, raws, len(lab.senders))
+        before = count_delivered(store)
+        head = await rpc_b.block(await rpc_b.block_number())
+        profile = args.profile.with_suffix(".drain.txt") if args.profile else None
+        relayer = RelayerProcess(lab, config_file, work / "relayer-drain.log", profile=profile)
+        try:
+            await wait_all_delivered(store, before + count, within=max(300, count / 20))
+            usage = relayer.stop()
+        finally:
+            relayer.stop()
+            if args.keep_log:
+                args.keep_log.with_suffix(".drain.log").write_bytes(
+                    (work / "relayer-drain.log").read_bytes()
+                )
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+            (first, last, blocks) = db.execute(
+                "SELECT min(delivered_at), max(delivered_at), count(DISTINCT delivered_block)"
+                " FROM messages WHERE status = 'delivered' AND kind = 1 AND delivered_block > ?",
+                (head.number,),
+            ).fetchone()
+            per_block = db.execute(
+                "SELECT delivered_block, count(*) FROM messages WHERE status = 'delivered'"
+                " AND kind = 1 AND delivered_block > ? GROUP BY delivered_block",
+                (head.number,),
+            ).fetchall()
+        counts = dict(per_block)
+        for number in range(head.number + 1, max(counts, default=head.number) + 1):
+            raw = await rpc_b.request("eth_getBlockByNumber", [hex(number), False])
+            print(
+                f"    block {number}: {counts.get(number, 0):5d} deliveries, "
+                f"{len(raw['transactions']):3d} txs, gas used {int(raw['gasUsed'], 16):,}, "
+                f"base fee {int(raw.get('baseFeePerGas', '0x0'), 16):,} wei"
+            )
+        seconds = max(last - first + b.block_time, b.block_time)
+        return {
+            "transfers": count,
+            "blocks": blocks,
+            "per_second": count / seconds,
+            "from_start": last - head.timestamp,
+            "cpu_seconds": usage.cpu_seconds,
+        }
+    finally:
+        await rpc_a.close()
+        await rpc_b.close()
+
+
+async def ceiling(lab: Lab, count: int) -> dict[str, float]:
+    """Dispatch ``count`` transfers with no relayer, then deliver them with pre-built batches."""
+    a, b = lab.config.chain("a"), lab.config.chain("b")
+    nonces = await current_nonces(lab, "a")
+    raws = presign_transfers(lab, count, origin="a", destination="b", nonces=nonces)
+    await push(a.rpc_url, raws)
+    rpc_a, rpc_b = ChainRpc(a), ChainRpc(b)
+    try:
+        await wait_mined(rpc_a, raws, len(lab.senders))
+        mailbox_a = lab.deployment.chain("a").address("Mailbox")
+        mailbox_b = lab.deployment.chain("b").address("Mailbox")
+        mailbox = contracts.load("Mailbox")
+        dispatch = mailbox.event("Dispatch")
+        start = lab.deployment.chain("a").start_block
+        head = await rpc_a.block_number()
+        logs = await rpc_a.logs(mailbox_a, start, head, ["0x" + dispatch.topic.hex()])
+        messages = [bytes(dispatch.decode(log)["message"]) for log in logs]
+        tree = MessageTree()
+        for raw in messages:
+            tree.append(message_id(raw))
+        index = tree.count - 1
+        checkpoint = Checkpoint(a.chain_id, address_to_bytes32(mailbox_a), tree.root(), index)
+        keys = sorted(lab.config.accounts.validators, key=lambda k: k.address.lower())[
+            : lab.config.validators.threshold
+        ]
+        signatures = pack_signatures(
+            (bytes.fromhex(k.address[2:]), sign_checkpoint(k.secret(), checkpoint)) for k in keys
+        )
+        delivered_fn = mailbox.fn("delivered")
+        wanted = [decode_message(raw) for raw in messages]
+        wanted = [m for m in wanted if m.destination == b.chain_id]
+        answers: list[Any] = []
+        for first in range(0, len(wanted), 500):
+            answers += await rpc_b.batch(
+                [
+                    (
+                        "eth_call",
+                        [{"to": mailbox_b, "data": hexdata(delivered_fn, m)}, "latest"],
+                    )
+                    for m in wanted[first : first + 500]
+                ]
+            )  # fmt: skip
+        pending = [
+            m.encode() for m, done in zip(wanted, answers, strict=True) if int(done, 16) == 0
+        ]
+        batch_fn = mailbox.fn("processBatch")
+        relayer = lab.config.accounts.relayer
+        nonce = await rpc_b.nonce(relayer.address, "pending")
+        signed = []
+        for first in range(0, len(pending), 100):
+            chunk = pending[first : first + 100]
+            start = decode_message(chunk[0]).nonce
+            proof = tree.range_proof(start, start + len(chunk) - 1, index)
+            data = batch_fn.encode((a.chain_id, tree.root(), index), signatures, chunk, proof)
+            tx = {
+                "type": 2, "chainId": b.chain_id, "nonce": nonce,
+                "gas": 600_000 + 45_000 * len(chunk),
+                "maxFeePerGas": 50 * 10**9, "maxPriorityFeePerGas": 10**9,
+                "to": mailbox_b, "value": 0,
+                "data": data,
+            }  # fmt: skip
+            nonce += 1
+            signed.append(bytes(Account.sign_transaction(tx, relayer.secret()).raw_transaction))
+        started = time.monotonic()
+        await push(b.rpc_url, signed, batch=5)
+        hashes = ["0x" + keccak256(raw).hex() for raw in signed]
+        receipts: list[Any] = []
+        deadline = time.monotonic() + 300
+        while True:
+            receipts = []
+            for first in range(0, len(hashes), 200):
+                receipts += await rpc_b.batch(
+                    [("eth_getTransactionReceipt", [h]) for h in hashes[first : first + 200]]
+                )
+            if all(receipts):
+                break
+            if time.monotonic() > deadline:
+                missing = sum(1 for r in receipts if not r)
+                raise RuntimeError(f"{missing} of {len(hashes)} pre-built deliveries never mined")
+            await asyncio.sleep(0.2)
+        failed = [r for r in receipts if int(r["status"], 16) != 1]
+        if failed:
+            raise RuntimeError(f"{len(failed)} pre-built deliveries reverted")
+        elapsed = time.monotonic() - started
+        blocks = {int(r["blockNumber"], 16) for r in receipts}
+        first_block = await rpc_b.block(min(blocks))
+        last_block = await rpc_b.block(max(blocks))
+        # as for the drain: from the first block holding a delivery through the last
+        chain_seconds = last_block.timestamp - first_block.timestamp + b.block_time
+        gas = sum(int(r["gasUsed"], 16) for r in receipts)
+        return {
+            "transfers": len(pending),
+            "wall_seconds": elapsed,
+            "chain_seconds": chain_seconds,
+            "per_second": len(pending) / chain_seconds,
+            "gas_per_transfer": gas / max(len(pending), 1),
+            "blocks": len(blocks),
+        }
+    finally:
+        await rpc_a.close()
+        await rpc_b.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--transfers", type=int, default=20_000)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="transfers per second (0: flat out)"
+    )
+    parser.add_argument("--block-time", type=float, default=1.0)
+    parser.add_argument("--gas-limit", type=int, default=150_000_000)
+    parser.add_argument("--senders", type=int, default=40)
+    parser.add_argument(
+        "--ceiling", type=int, default=20_000, help="transfers for the ceiling run (0: skip)"
+    )
+    parser.add_argument(
+        "--drain", type=int, default=20_000, help="backlog for the drain run (0: skip)"
+    )
+    parser.add_argument("--batch", type=int, default=100, help="relayer.batch_max_messages")
+    parser.add_argument("--keep-log", type=Path, help="copy the relayer's log here")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy's collapsed stacks of the relayer here"
+    )
+    args = parser.parse_args()
+    if args.profile:
+        require_py_spy()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+
+    with tempfile.TemporaryDirectory(prefix="stbridge-bench-") as tmp:
+        work = Path(tmp)
+        print(f"starting two anvil chains ({args.block_time:g} s blocks, {args.gas_limit:,} gas) …")
+        lab = build_lab(
+            work, block_time=args.block_time, gas_limit=args.gas_limit, senders=args.senders
+        )
+        try:
+            results = asyncio.run(run(lab, work, args))
+        finally:
+            devnet.down(lab.home)
+    print_and_report(results, args)
+
+
+async def run(lab: Lab, work: Path, args: argparse.Namespace) -> dict[str, Any]:
+    a = lab.config.chain("a")
+    store = work / "relayer.db"
+    config_file = lab.relayer_config_file(
+        work / "relayer.toml",
+        store,
+        batch_max_messages=args.batch,
+        batch_gas_budget=args.gas_limit // 3,
+        poll_interval=0.2,
+    )  # fmt: skip
+    nonces = await current_nonces(lab, "a")
+    print(f"signing {args.transfers:,} transfers …")
+    signing = time.monotonic()
+    raws = presign_transfers(lab, args.transfers, origin="a", destination="b", nonces=nonces)
+    signing = time.monotonic() - signing
+    relayer = RelayerProcess(lab, config_file, work / "relayer.log", profile=args.profile)
+    try:
+        await asyncio.sleep(3)
+        print("dispatching …")
+        push_seconds = await push(a.rpc_url, raws, rate=args.rate or None)
+        sampler = asyncio.create_task(_sample(relayer))
+        await wait_all_delivered(store, args.transfers, within=max(300, args.transfers / 20))
+        sampler.cancel()
+        usage = relayer.stop()
+    finally:
+        relayer.stop()
+        if args.keep_log:
+            args.keep_log.write_bytes((work / "relayer.log").read_bytes())
+    stats = delivery_stats(store)
+    gas, delivered_in_txs = await gas_of(
+        lab.config.chain("b").rpc_url, lab.config.chain("b"), stats["txs"]
+    )
+    results: dict[str, Any] = {
+        "transfers": args.transfers,
+        "signing_seconds": signing,
+        "push_seconds": push_seconds,
+        "span_seconds": stats["span"],
+        "per_second": args.transfers / max(stats["span"], 1e-9),
+        "dispatch_rate": stats["dispatch_rate"],
+        "delivery_rate": stats["delivery_rate"],
+        "latencies": stats["latencies"],
+        "gas_per_transfer": gas / max(delivered_in_txs, 1),
+        "cpu_seconds": usage.cpu_seconds,
+        "peak_rss_mb": usage.peak_rss_mb,
+        "batches": len(stats["txs"]),
+    }
+    print(
+        f"relayed {args.transfers:,}: sustained {results['delivery_rate']:.0f}/s, "
+        f"latency {summary(results['latencies'])} s, "
+        f"gas/transfer {results['gas_per_transfer']:,.0f}, "
+        f"CPU {usage.cpu_seconds:.1f} s, peak RSS {usage.peak_rss_mb:.0f} MB"
+    )
+    if args.drain:
+        print(f"measuring the relayer draining a backlog of {args.drain:,} …")
+        results["drain"] = await drain(lab, work, config_file, store, args.drain, args)
+    if args.ceiling:
+        print(f"measuring the chain's ceiling with {args.ceiling:,} pre-built deliveries …")
+        results["ceiling"] = await ceiling(lab, args.ceiling)
+    return results
+
+
+async def _sample(relayer: RelayerProcess) -> None:
+    while True:
+        relayer.sample()
+        await asyncio.sleep(1)
+
+
+def print_and_report(r: dict[str, Any], args: argparse.Namespace) -> None:
+    lat = r["latencies"]
+    rows = [
+        ("transfers relayed", f"{r['transfers']:,}"),
+        ("dispatch rate asked", "flat out" if not args.rate else f"{args.rate:g}/s"),
+        ("first dispatch to last delivery (chain time)", f"{r['span_seconds']:.1f} s"),
+        ("transfers per second, end to end (all / span)", f"{r['per_second']:.0f}"),
+        ("sustained delivery rate (10th-90th percentile)", f"{r['delivery_rate']:.0f}/s"),
+        ("sustained dispatch rate on chain a, for scale", f"{r['dispatch_rate']:.0f}/s"),
+        ("latency dispatch block -> delivery block", f"{summary(lat)} s"),
+        ("gas per delivered transfer (batches, full tx)", f"{r['gas_per_transfer']:,.0f}"),
+        ("delivery transactions", f"{r['batches']:,}"),
+        (
+            "relayer CPU",
+            f"{r['cpu_seconds']:.1f} s "
+            f"({r['cpu_seconds'] / max(r['span_seconds'], 1):.0%} of a core)",
+        ),
+        ("relayer peak RSS", f"{r['peak_rss_mb']:.0f} MB"),
+    ]
+    if "drain" in r:
+        d = r["drain"]
+        rows += [
+            (
+                "relayer draining a backlog: deliveries per second",
+                f"{d['per_second']:.0f} ({d['transfers']:,} in {d['blocks']} blocks; "
+                f"all delivered {d['from_start']:.0f} s after its start, indexing included)",
+            ),
+        ]
+    if "ceiling" in r:
+        c = r["ceiling"]
+        by_gas = args.gas_limit / args.block_time / c["gas_per_transfer"]
+        rows += [
+            (
+                "chain ceiling: pre-built deliveries per second",
+                f"{c['per_second']:.0f} ({c['transfers']:,} in {c['blocks']} blocks)",
+            ),
+            ("chain ceiling: gas per transfer", f"{c['gas_per_transfer']:,.0f}"),
+            ("chain ceiling by gas (gas per second / gas per transfer)", f"{by_gas:.0f}/s"),
+        ]
+        if "drain" in r:
+            rows += [
+                (
+                    "relayer's drain rate / measured ceiling",
+                    f"{r['drain']['per_second'] / c['per_second']:.0%}",
+                ),
+            ]
+        rows += [
+            (
+                "flat-out sustained delivery / measured ceiling",
+                f"{r['delivery_rate'] / c['per_second']:.0%} (bounded by the dispatch chain)",
+            ),
+        ]
+    width = max(len(k) for k, _ in rows)
+    print()
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+    settings = (
+        f"two anvil 1.7.1 chains, {args.block_time:g} s blocks, {args.gas_limit:,} gas per block, "
+        f"{args.senders} senders, relayer batch {args.batch}, SQLite store; "
+        f"machine: {describe_machine()}"
+    )
+    lines = [f"Settings: {settings}.", "", "| measure | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    lines += ["", f"p50 latency {percentile(lat, 50):.2f} s, p99 {percentile(lat, 99):.2f} s "
+              f"(block time {args.block_time:g} s)."]  # fmt: skip
+    name = f"relay-rate{args.rate:g}" if args.rate else "relay"
+    path = write_report(name, "Relay throughput", lines)
+    print(f"\nreport: {path}")
+
+
+if __name__ == "__main__":
+    main()
