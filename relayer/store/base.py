@@ -14,6 +14,7 @@ import socket
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from relayer.errors import LeaseLost
 from relayer.store.models import (
@@ -28,6 +29,29 @@ from relayer.store.models import (
     TxRow,
     TxStatus,
 )
+
+
+def message_listing(
+    mark: str,
+    *,
+    status: Status | None,
+    origin: int | None,
+    destination: int | None,
+    limit: int,
+    newest_first: bool,
+) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE, ORDER BY and LIMIT of ``Store.messages`` and their parameters, for a
+    driver whose placeholder is ``mark`` (``?`` for SQLite, ``%s`` for psycopg)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("status", status), ("origin", origin), ("destination", destination)):
+        if value is not None:
+            where.append(f"{column} = {mark}")
+            params.append(str(value) if column == "status" else value)
+    clause = f"WHERE {' AND '.join(where)} " if where else ""
+    order = "DESC" if newest_first else "ASC"
+    tail = f"{clause}ORDER BY dispatched_at {order}, origin, nonce {order} LIMIT {mark}"
+    return tail, (*params, limit)
 
 
 def instance_name() -> str:

@@ -24,7 +24,7 @@ from dataclasses import fields
 from typing import Any
 
 from relayer.errors import StoreError
-from relayer.store.base import Store, instance_name, lease_lost
+from relayer.store.base import Store, instance_name, lease_lost, message_listing
 from relayer.store.models import (
     MessageRow,
     NewMessage,
@@ -155,19 +155,11 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[MessageRow]:
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", status), ("origin", origin), ("destination", destination)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(str(value) if column == "status" else value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        order = "DESC" if newest_first else "ASC"
-        rows = await self._fetch(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages {clause} "
-            f"ORDER BY dispatched_at {order}, origin, nonce {order} LIMIT %s",
-            (*params, limit),
-        )
+        tail, params = message_listing(
+            "%s", status=status, origin=origin, destination=destination, limit=limit,
+            newest_first=newest_first,
+        )  # fmt: skip
+        rows = await self._fetch(f"SELECT {_MESSAGE_COLUMNS} FROM messages {tail}", params)
         return [_message(r) for r in rows]
 
     async def return_of(self, transfer_id: bytes) -> MessageRow | None:

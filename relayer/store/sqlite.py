@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from relayer.errors import StoreError
-from relayer.store.base import Store, instance_name, lease_lost
+from relayer.store.base import Store, instance_name, lease_lost, message_listing
 from relayer.store.models import (
     ChainEvent,
     HtlcLock,
@@ -189,19 +189,11 @@ class SqliteStore(Store):
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[MessageRow]:
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", status), ("origin", origin), ("destination", destination)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(str(value) if column == "status" else value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        order = "DESC" if newest_first else "ASC"
-        rows = self._read(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages {clause} "
-            f"ORDER BY dispatched_at {order}, origin, nonce {order} LIMIT ?",
-            (*params, limit),
-        )
+        tail, params = message_listing(
+            "?", status=status, origin=origin, destination=destination, limit=limit,
+            newest_first=newest_first,
+        )  # fmt: skip
+        rows = self._read(f"SELECT {_MESSAGE_COLUMNS} FROM messages {tail}", params)
         return [_message(r) for r in rows]
 
     async def return_of(self, transfer_id: bytes) -> MessageRow | None:

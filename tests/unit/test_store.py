@@ -68,6 +68,24 @@ async def test_add_is_idempotent_and_ordered(store: Store) -> None:
     assert await store.leaves(65001, start=5) == [new_message(5).id, new_message(6).id]
 
 
+async def test_messages_are_listed_by_status_lane_and_age(store: Store) -> None:
+    await store.add_messages([new_message(i) for i in range(4)])
+    await store.add_messages([new_message(i, origin=65002, destination=65001) for i in range(3)])
+    await store.mark_delivered([(new_message(1).id, "0x" + "cd" * 32, 20, 1500.0)])
+
+    newest = await store.messages(limit=3)
+    # newest dispatch first; a tie goes by origin
+    assert [(m.origin, m.nonce) for m in newest] == [(65001, 3), (65001, 2), (65002, 2)]
+    oldest = await store.messages(newest_first=False, limit=2)
+    assert [(m.origin, m.nonce) for m in oldest] == [(65001, 0), (65002, 0)]
+    assert [m.nonce for m in await store.messages(status=Status.DELIVERED)] == [1]
+    pending_a = await store.messages(status=Status.PENDING, origin=65001, newest_first=False)
+    assert [m.nonce for m in pending_a] == [0, 2, 3]
+    towards_a = await store.messages(destination=65001, newest_first=False)
+    assert [(m.origin, m.nonce) for m in towards_a] == [(65002, 0), (65002, 1), (65002, 2)]
+    assert await store.messages(origin=65002, status=Status.DELIVERED) == []
+
+
 async def test_claim_submit_deliver_lifecycle(store: Store) -> None:
     await store.add_messages([new_message(i) for i in range(10)])
     claimed = await store.claim(65001, 65002, max_nonce=5, now=2000, limit=4, lease_seconds=30)
