@@ -41,6 +41,7 @@ from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 
 OPEN_LOCKS_PER_ROUND = 10_000
+RESERVE_SECONDS = 10.0  # a claim or refund is this relayer's alone while it sends (store-wide)
 _LOCKED = 1  # HashedTimelock.State.Locked
 
 
@@ -202,6 +203,11 @@ class DvpWatcher:
         purpose = action_purpose(action, lock.lock_id)
         if purpose in in_flight or lock.next_attempt_at > time.time():
             return 0
+        now = time.time()
+        if not await self.store.reserve_lock_action(
+            lock.chain_id, lock.lock_id, now=now, until=now + RESERVE_SECONDS
+        ):
+            return 0  # another relayer sharing the store is acting on it
         name, timelock = self.timelocks[lock.chain_id]
         sender = self.senders[name]
         if not await self._still_open(name, timelock, lock.lock_id):

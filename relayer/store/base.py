@@ -287,6 +287,16 @@ class Store(ABC):
         """The preimages claims revealed, for those of ``hashlocks`` that have one."""
 
     @abstractmethod
+    async def reserve_lock_action(
+        self, chain_id: int, lock_id: bytes, *, now: float, until: float
+    ) -> bool:
+        """Take the right to act on a lock until ``until``; False when it is not due (an
+        action of this or another relayer sharing the store is in its wait).
+
+        Whoever gets True sends the claim or refund; two relayers never both do.
+        """
+
+    @abstractmethod
     async def note_lock_action(
         self,
         chain_id: int,

@@ -113,6 +113,19 @@ class PgLockMethods(PgQueries):
         )
         return {bytes(h): bytes(p) for h, p in rows}
 
+    async def reserve_lock_action(
+        self, chain_id: int, lock_id: bytes, *, now: float, until: float
+    ) -> bool:
+        async def reserve(cur: Cursor) -> bool:
+            await cur.execute(
+                "UPDATE htlc_locks SET next_attempt_at = %s "
+                "WHERE chain_id = %s AND lock_id = %s AND next_attempt_at <= %s",
+                (until, chain_id, lock_id, now),
+            )
+            return cur.rowcount == 1
+
+        return await self.db.run(reserve)
+
     async def note_lock_action(
         self,
         chain_id: int,

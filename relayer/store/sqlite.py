@@ -627,6 +627,17 @@ class SqliteStore(Store):
             found.update({bytes(h): bytes(p) for h, p in rows})
         return found
 
+    async def reserve_lock_action(
+        self, chain_id: int, lock_id: bytes, *, now: float, until: float
+    ) -> bool:
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE htlc_locks SET next_attempt_at = ? "
+                "WHERE chain_id = ? AND lock_id = ? AND next_attempt_at <= ?",
+                (until, chain_id, lock_id, now),
+            )
+            return cur.rowcount == 1
+
     async def note_lock_action(
         self,
         chain_id: int,

@@ -3,6 +3,7 @@ sends twice, with its state in a real store (so a new watcher picks up where one
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -56,6 +57,7 @@ class ScriptedSender:
     store: Store
     chain_id: int
     refuse: str | None = None
+    gate: asyncio.Event | None = None  # when set up, a send waits for it before storing
     sent: list[tuple[str, bytes]] = field(default_factory=list)
     address: str = "0x" + "ee" * 20
 
@@ -66,6 +68,8 @@ class ScriptedSender:
         return 90_000
 
     async def send(self, *, to: str, data: bytes, gas: int, purpose: str, **_: Any) -> TxRow:
+        if self.gate is not None:
+            await self.gate.wait()
         row = TxRow(
             chain_id=self.chain_id, sender=self.address, nonce=len(self.sent),
             hash="0x" + f"{self.chain_id:08x}{len(self.sent):056x}", raw=b"raw", max_fee=1,
@@ -154,6 +158,24 @@ async def test_a_revealed_secret_is_carried_to_the_other_leg_once(store: Store) 
     again, _sinks = world.watcher()  # a restarted relayer: the store says it all
     assert await again.step() == 0
     assert world.sent("a") == []
+
+
+async def test_two_relayers_sharing_a_store_send_one_claim(store: Store) -> None:
+    """Both see the secret before either has stored its claim: the store's reservation,
+    not the pending transactions, keeps the second one from sending too."""
+    world = World(store)
+    one, sinks = world.watcher()
+    two, _sinks = world.watcher()
+    await trade(world, sinks)
+    await reveal(world, sinks)
+    world.senders["b"].gate = gate = asyncio.Event()
+    first = asyncio.create_task(one.step())
+    await asyncio.sleep(0.1)  # one is sending; its transaction is not stored yet
+    async with asyncio.timeout(5):  # were two to send as well, it would wait at the gate
+        assert await two.step() == 0
+    gate.set()
+    assert await first == 1
+    assert world.sent("b") == [action_purpose("claim", PAYMENT)]
 
 
 async def test_the_claim_is_recorded_as_ours_and_timed(store: Store) -> None:

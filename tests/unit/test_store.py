@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer.store import NewMessage, Status, Store, TxRow, TxStatus
+from relayer.store import HtlcLock, NewMessage, Status, Store, TxRow, TxStatus
 from relayer.store.sqlite import SqliteStore
 from tests.pg import StoreBackend
 
@@ -264,3 +264,23 @@ async def test_best_checkpoint_within_a_bound(store: Store) -> None:
     best = await store.best_checkpoint(65001, ["0xV1", "0xV2"], 2, max_index=9)
     assert best is not None and best.index == 9
     assert await store.best_checkpoint(65001, ["0xV1", "0xV2"], 2, max_index=4) is None
+
+
+async def test_one_relayer_at_a_time_acts_on_a_lock(backend: StoreBackend) -> None:
+    one = await backend.open(owner="r1")
+    two = await backend.open(owner="r2")
+    try:
+        lock = HtlcLock(
+            chain_id=65002, lock_id=b"\x0b" * 32, hashlock=b"\x0c" * 32, token="0xT",
+            sender="0xS", receiver="0xR", amount=5, expiry=2_000, locked_tx="0x01",
+            locked_block=7, locked_at=1_000.0,
+        )  # fmt: skip
+        assert await one.add_locks([lock]) == 1
+        assert await one.reserve_lock_action(65002, lock.lock_id, now=100.0, until=110.0)
+        assert not await two.reserve_lock_action(65002, lock.lock_id, now=101.0, until=111.0)
+        assert not await one.reserve_lock_action(65002, lock.lock_id, now=109.0, until=119.0)
+        assert await two.reserve_lock_action(65002, lock.lock_id, now=110.0, until=120.0)
+        assert not await one.reserve_lock_action(65002, b"\x0d" * 32, now=200.0, until=210.0)
+    finally:
+        await one.close()
+        await two.close()
