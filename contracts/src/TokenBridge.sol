@@ -96,15 +96,20 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
         emit TokenRegistered(homeToken, localToken);
     }
 
-    /// @notice Sets the bucket of a token's outbound or inbound flow on a lane.
+    /// @notice Sets the bucket of a token's outbound or inbound flow on a lane. A new bucket
+    /// starts full; a changed one keeps what it holds now, cut to the new capacity, so
+    /// tightening a limit during an incident never hands out a fresh allowance.
     /// @param capacity Most that can move at once (0 removes the limit).
     /// @param ratePerSecond How fast the capacity refills.
     function setRateLimit(address homeToken, uint32 domain, bool inbound, uint128 capacity, uint128 ratePerSecond)
         external
         onlyOwner
     {
+        Bucket memory old = _buckets[homeToken][domain][inbound];
+        uint256 held = old.capacity == 0 ? capacity : _refilled(old);
+        uint128 available = held > capacity ? capacity : uint128(held);
         _buckets[homeToken][domain][inbound] =
-            Bucket({capacity: capacity, rate: ratePerSecond, available: capacity, updatedAt: uint64(block.timestamp)});
+            Bucket({capacity: capacity, rate: ratePerSecond, available: available, updatedAt: uint64(block.timestamp)});
         emit RateLimitSet(homeToken, domain, inbound, capacity, ratePerSecond);
     }
 

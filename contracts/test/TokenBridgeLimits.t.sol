@@ -65,6 +65,30 @@ contract TokenBridgeLimitsTest is BridgeFixture {
         _assertAvailable(false, 0);
     }
 
+    function test_reconfigured_keepsWhatItHolds_neverRefills() public {
+        _limit(false, 1_000, 10);
+        _send(900);
+        vm.warp(block.timestamp + 5);
+        _assertAvailable(false, 150);
+        _limit(false, 500, 1); // tightened mid-incident: still 150, not a fresh 500
+        _assertAvailable(false, 150);
+        _expectRateLimited(false, 151, 150, 1);
+        _send(151);
+        _limit(false, 100, 1); // below what it holds: cut to the new capacity
+        _assertAvailable(false, 100);
+        _limit(false, 2_000, 10); // loosened: the rate, not the change, fills it
+        _assertAvailable(false, 100);
+        vm.warp(block.timestamp + 10);
+        _assertAvailable(false, 200);
+    }
+
+    function test_limitAfterNoLimit_startsFull() public {
+        _limit(false, 0, 0);
+        _send(5_000);
+        _limit(false, 1_000, 10);
+        _assertAvailable(false, 1_000);
+    }
+
     function test_rateZero_neverRefills() public {
         _limit(false, 100, 0);
         _send(100);
