@@ -164,6 +164,8 @@ class Relayer:
                 chain_names=names,
                 mailbox=mailbox,
                 metrics=self.metrics,
+                # a relayer sharing the store silent for a lease period is taken for dead
+                adopt_after=config.relayer.lease_seconds,
             )
         for origin_chain in config.chains:
             for destination in config.chains:

@@ -42,6 +42,7 @@ class Confirmer:
         chain_names: Mapping[int, str],
         mailbox: str,
         metrics: Metrics | None = None,
+        adopt_after: float | None = None,
     ) -> None:
         self.sender = sender
         self.rpc: ChainRpc = sender.rpc
@@ -56,6 +57,10 @@ class Confirmer:
         self._process_topic = "0x" + self.mailbox_abi.event("Process").topic.hex()
         self._rebroadcast_done = False
         self._mined_in: dict[str, int] = {}  # tx hash -> block its receipt was seen in
+        # another relayer sharing the store whose newest pending transaction is older than
+        # this (a lease period) is taken for dead: its transactions are followed here
+        self.adopt_after = adopt_after
+        self._adopted_broadcast: dict[str, float] = {}  # tx hash -> when sent again
         self.on_out_of_gas: Callable[[TxRow], None] | None = None
         self.log = get_logger("confirmer", chain=self.rpc.name)
 
@@ -69,13 +74,50 @@ class Confirmer:
 
     async def step(self) -> int:
         """One round; returns how many transactions became final."""
-        pending = await self.store.pending_txs(self.sender.chain_id, self.sender.address)
+        if self.adopt_after is None:
+            pending = await self.store.pending_txs(self.sender.chain_id, self.sender.address)
+            orphans: dict[str, list[TxRow]] = {}
+        else:
+            pending, orphans = self._split(await self.store.pending_txs(self.sender.chain_id))
+        followed = {t.hash for t in pending} | {t.hash for ts in orphans.values() for t in ts}
+        self._mined_in = {h: b for h, b in self._mined_in.items() if h in followed}
+        final = 0
+        for address, theirs in orphans.items():
+            final += await self._follow(theirs, address, adopted=True)
         if not pending:
             self._rebroadcast_done = True
-            return 0
+            return final
         if not self._rebroadcast_done:
             await self._rebroadcast(pending)
             self._rebroadcast_done = True
+        return final + await self._follow(pending, self.sender.address, adopted=False)
+
+    def _split(self, every: Sequence[TxRow]) -> tuple[list[TxRow], dict[str, list[TxRow]]]:
+        """This key's transactions, and those of relayers gone silent, by their address.
+
+        A relayer sharing the store that died after storing a transaction, before or after
+        broadcasting it, leaves its messages submitted under that transaction; only its
+        key can replace it, but its signed bytes can be broadcast by anyone, and its
+        outcome recorded by anyone. A relayer is taken for gone when its newest pending
+        transaction is older than ``adopt_after`` (its own confirmer would have settled or
+        replaced it by then).
+        """
+        mine: list[TxRow] = []
+        others: dict[str, list[TxRow]] = defaultdict(list)
+        own = self.sender.address.lower()
+        for tx in every:
+            if tx.sender.lower() == own:
+                mine.append(tx)
+            else:
+                others[tx.sender].append(tx)
+        assert self.adopt_after is not None
+        cutoff = time.time() - self.adopt_after
+        silent = {a: txs for a, txs in others.items() if max(t.sent_at for t in txs) < cutoff}
+        return mine, silent
+
+    async def _follow(self, pending: Sequence[TxRow], address: str, *, adopted: bool) -> int:
+        """Settle what of ``pending`` (one sender's) is final; ``adopted``: another relayer's,
+        broadcast again now and then but never replaced (only its key could)."""
         # The mined nonce and the head first, then the receipts: a block mined while the
         # node works through the batch then shows up in the receipts, never only in the
         # nonce (which would make a mined transaction look replaced by a stranger's).
@@ -83,11 +125,9 @@ class Confirmer:
         # receipt holds hundreds of logs, and decoding it every poll was the relayer's
         # largest cost under load. At that point it is asked once more (a reorg may have
         # moved or dropped it).
-        hashes = {t.hash for t in pending}
-        self._mined_in = {h: b for h, b in self._mined_in.items() if h in hashes}
         unseen = [t for t in pending if t.hash not in self._mined_in]
         calls: list[tuple[str, Sequence[Any]]] = [
-            ("eth_getTransactionCount", [self.sender.address, "latest"]),
+            ("eth_getTransactionCount", [address, "latest"]),
             ("eth_blockNumber", []),
         ]
         calls += [("eth_getTransactionReceipt", [t.hash]) for t in unseen]
@@ -129,9 +169,29 @@ class Confirmer:
             elif nonce < mined_nonce:
                 if not await self._any_receipt(group):  # asked again, to be sure
                     await self._taken(group)
+            elif adopted:
+                await self._broadcast_adopted(group)
             else:
                 await self._maybe_replace(group)
         return final
+
+    async def _broadcast_adopted(self, group: Sequence[TxRow]) -> None:
+        """Send a silent relayer's stored transaction again, once per ``adopt_after``."""
+        assert self.adopt_after is not None
+        latest = max(group, key=lambda t: t.sent_at)
+        now = time.time()
+        if now - self._adopted_broadcast.get(latest.hash, 0.0) < self.adopt_after:
+            return
+        self._adopted_broadcast[latest.hash] = now
+        try:
+            await self.rpc.send_raw(latest.raw)
+        except ChainError as exc:  # already known, underpriced, its key out of money...
+            self.log.info("adopted transaction not taken", tx=latest.hash, error=str(exc)[:120])
+            return
+        self.log.warning(
+            "broadcast a silent relayer's stored transaction",
+            tx=latest.hash, sender=latest.sender, nonce=latest.nonce,
+        )  # fmt: skip
 
     async def _rebroadcast(self, pending: Sequence[TxRow]) -> None:
         newest: dict[int, TxRow] = {}

@@ -7,6 +7,7 @@ and record the receipts asked for.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -40,14 +41,17 @@ class ScriptedChain:
     def __init__(self) -> None:
         self.head = 100
         self.mined_nonce = 0
+        self.others_nonce: dict[str, int] = {}  # mined nonces of other senders
         self.receipts: dict[str, dict[str, Any] | None] = {}
         self.asked: list[str] = []  # every receipt asked for, in order
+        self.broadcast: list[bytes] = []  # raw transactions sent to this chain
 
     async def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         answers: list[Any] = []
         for method, params in calls:
             if method == "eth_getTransactionCount":
-                answers.append(hex(self.mined_nonce))
+                nonce = self.others_nonce.get(params[0], self.mined_nonce)
+                answers.append(hex(nonce if params[0] != RELAYER else self.mined_nonce))
             elif method == "eth_blockNumber":
                 answers.append(hex(self.head))
             elif method == "eth_getTransactionReceipt":
@@ -56,6 +60,10 @@ class ScriptedChain:
             else:
                 raise AssertionError(f"unexpected call {method}")
         return answers
+
+    async def send_raw(self, raw: bytes) -> str:
+        self.broadcast.append(raw)
+        return "0x" + "00" * 32
 
     async def block(self, number: int) -> SimpleNamespace:
         return SimpleNamespace(number=number, timestamp=1_700_000_000 + number)
@@ -81,6 +89,14 @@ class Sender:
 
     async def replace(self, tx: TxRow) -> TxRow:
         raise AssertionError("nothing here is stuck")
+
+
+def confirmer_for(chain: ScriptedChain, store: SqliteStore, adopt_after: float | None) -> Confirmer:
+    return Confirmer(
+        sender=Sender(chain), store=store, confirmations=3, poll_interval=0.1,  # type: ignore[arg-type]
+        stuck_after=10**9, chain_names={65001: "a", 65002: "b"}, mailbox=MAILBOX,
+        adopt_after=adopt_after,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -164,3 +180,67 @@ async def test_a_nonce_taken_by_a_stranger_requeues_the_messages(setup: Any) -> 
     assert await confirmer.step() == 0
     assert await statuses(store) == [Status.PENDING] * 3
     assert await store.pending_txs(65002) == []
+
+
+DEAD = "0x" + "de" * 20
+ALIVE = "0x" + "a1" * 20
+
+
+async def test_a_silent_relayers_transaction_is_broadcast_again_and_settled(
+    tmp_path: Path,
+) -> None:
+    """Two relayers share the store; one stored a batch and died, maybe before broadcasting."""
+    store = SqliteStore(tmp_path / "shared.db", owner="survivor")
+    chain = ScriptedChain()
+    try:
+        await store.add_messages([message(n) for n in range(5)])
+        await store.claim(65001, 65002, max_nonce=4, now=10**10, limit=5, lease_seconds=60)
+        dead = TxRow(65002, DEAD, 7, "0x" + "d0" * 32, b"dead-raw", 2, 1, 900_000,
+                     "processBatch", sent_at=time.time() - 120,
+                     message_ids=[message(n).id for n in range(3)])  # fmt: skip
+        alive = TxRow(65002, ALIVE, 3, "0x" + "a0" * 32, b"alive-raw", 2, 1, 900_000,
+                      "processBatch", sent_at=time.time() - 1,
+                      message_ids=[message(n).id for n in range(3, 5)])  # fmt: skip
+        await store.submit(dead)
+        await store.submit(alive)
+        chain.others_nonce = {DEAD: 7, ALIVE: 3}
+        confirmer = confirmer_for(chain, store, adopt_after=60)
+
+        assert await confirmer.step() == 0
+        assert chain.broadcast == [b"dead-raw"]  # the live relayer's own is left to it
+        assert await confirmer.step() == 0
+        assert chain.broadcast == [b"dead-raw"]  # not again within adopt_after
+
+        chain.mine(dead, 101, [message(n).id for n in range(3)])
+        chain.others_nonce[DEAD] = 8
+        chain.head = 104
+        assert await confirmer.step() == 1
+        assert await statuses(store) == [Status.DELIVERED] * 3
+        assert [t.hash for t in await store.pending_txs(65002)] == [alive.hash]
+
+        without = confirmer_for(chain, store, adopt_after=None)  # one relayer: no adoption
+        chain.others_nonce[ALIVE] = 4  # even with its nonce used, not this key's business
+        assert await without.step() == 0
+        assert [t.hash for t in await store.pending_txs(65002)] == [alive.hash]
+    finally:
+        await store.close()
+
+
+async def test_a_silent_relayers_transaction_whose_nonce_went_elsewhere_is_requeued(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "shared.db", owner="survivor")
+    chain = ScriptedChain()
+    try:
+        await store.add_messages([message(n) for n in range(3)])
+        await store.claim(65001, 65002, max_nonce=2, now=10**10, limit=3, lease_seconds=60)
+        dead = TxRow(65002, DEAD, 7, "0x" + "d0" * 32, b"dead-raw", 2, 1, 900_000,
+                     "processBatch", sent_at=time.time() - 120,
+                     message_ids=[message(n).id for n in range(3)])  # fmt: skip
+        await store.submit(dead)
+        chain.others_nonce = {DEAD: 8}  # its nonce 7 was used by something never stored
+        assert await confirmer_for(chain, store, adopt_after=60).step() == 0
+        assert await statuses(store) == [Status.PENDING] * 3  # for the survivor's lanes
+        assert chain.broadcast == []
+    finally:
+        await store.close()
