@@ -318,8 +318,8 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
 
     async def backlog(self, origin: int, destination: int) -> tuple[int, float | None]:
         rows = await self._fetch(
-            "SELECT count(*), min(dispatched_at) FROM messages "
-            "WHERE origin = %s AND destination = %s AND status <> 'delivered'",
+            "SELECT count(*), min(dispatched_at) FROM messages WHERE origin = %s "
+            "AND destination = %s AND status IN ('pending', 'submitted', 'failed')",
             (origin, destination),
         )
         count, oldest = rows[0]

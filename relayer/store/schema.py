@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (origin, nonce)
 );
 CREATE INDEX IF NOT EXISTS messages_lane ON messages (origin, destination, status, nonce);
+-- what a lane may claim, in nonce order: only the rows not yet delivered or submitted,
+-- so a claim never walks past a lane's delivered history (nor a busy neighbour's)
+CREATE INDEX IF NOT EXISTS messages_due ON messages (origin, destination, nonce)
+    WHERE status IN ('pending', 'failed');
 CREATE INDEX IF NOT EXISTS messages_ref ON messages (ref) WHERE ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_dispatched ON messages (dispatched_at);
 CREATE TABLE IF NOT EXISTS cursors (

@@ -37,6 +37,15 @@ _MESSAGE_COLUMNS = (
     "dispatch_block, dispatched_at, status, attempts, next_attempt_at, last_error, tx_hash, "
     "deliver_tx, delivered_block, delivered_at, indexed_at, updated_at"
 )
+# A lane's due rows in nonce order, through the partial index messages_due (schema.py):
+# the delivered history of a lane, however long, is never walked.
+CLAIM_SQL = (
+    f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+    "WHERE origin = ? AND destination = ? AND status IN ('pending', 'failed') "
+    "AND nonce <= ? AND next_attempt_at <= ? "
+    "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?) "
+    "ORDER BY nonce LIMIT ?"
+)
 _LOCK_COLUMNS = (
     "chain_id, lock_id, hashlock, token, sender, receiver, amount, expiry, locked_tx, "
     "locked_block, locked_at, state, preimage, settled_tx, settled_block, settled_at, action, "
@@ -222,12 +231,7 @@ class SqliteStore(Store):
     ) -> list[MessageRow]:
         with self._write() as db:
             rows = db.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages "
-                "WHERE origin = ? AND destination = ? AND status IN ('pending', 'failed') "
-                "AND nonce <= ? AND next_attempt_at <= ? "
-                "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?) "
-                "ORDER BY nonce LIMIT ?",
-                (origin, destination, max_nonce, now, self.owner, now, limit),
+                CLAIM_SQL, (origin, destination, max_nonce, now, self.owner, now, limit)
             ).fetchall()
             db.executemany(
                 "UPDATE messages SET lease_owner = ?, lease_until = ? WHERE id = ?",
@@ -325,8 +329,8 @@ class SqliteStore(Store):
 
     async def backlog(self, origin: int, destination: int) -> tuple[int, float | None]:
         rows = self._read(
-            "SELECT count(*), min(dispatched_at) FROM messages "
-            "WHERE origin = ? AND destination = ? AND status != 'delivered'",
+            "SELECT count(*), min(dispatched_at) FROM messages WHERE origin = ? "
+            "AND destination = ? AND status IN ('pending', 'submitted', 'failed')",
             (origin, destination),
         )
         count, oldest = rows[0]
