@@ -24,7 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import ROOT, Lab, RelayerProcess, build_lab, describe_machine, write_report
+from bench.harness import (
+    ROOT,
+    Lab,
+    RelayerProcess,
+    build_lab,
+    describe_machine,
+    require_py_spy,
+    write_report,
+)
 from chains import devnet
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Wallet
@@ -105,7 +113,12 @@ def main() -> None:
     parser.add_argument(
         "--gas-limit", type=int, default=600_000_000, help="per block, to build the backlog fast"
     )
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy's collapsed stacks of the relayer here"
+    )
     args = parser.parse_args()
+    if args.profile:
+        require_py_spy()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     with tempfile.TemporaryDirectory(prefix="stbridge-backfill-") as tmp:
         work = Path(tmp)
@@ -119,7 +132,7 @@ def main() -> None:
                 work / "relayer.toml", store, log_chunk_blocks=2_000
             )
             started = time.monotonic()
-            relayer = RelayerProcess(lab, config_file, work / "relayer.log")
+            relayer = RelayerProcess(lab, config_file, work / "relayer.log", profile=args.profile)
             try:
                 last_count, last_change = 0, time.monotonic()
                 while True:
