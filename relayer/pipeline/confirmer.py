@@ -81,6 +81,9 @@ class Confirmer:
             pending, orphans = self._split(await self.store.pending_txs(self.sender.chain_id))
         followed = {t.hash for t in pending} | {t.hash for ts in orphans.values() for t in ts}
         self._mined_in = {h: b for h, b in self._mined_in.items() if h in followed}
+        self._adopted_broadcast = {
+            h: t for h, t in self._adopted_broadcast.items() if h in followed
+        }
         final = 0
         for address, theirs in orphans.items():
             final += await self._follow(theirs, address, adopted=True)

@@ -50,8 +50,7 @@ class ScriptedChain:
         answers: list[Any] = []
         for method, params in calls:
             if method == "eth_getTransactionCount":
-                nonce = self.others_nonce.get(params[0], self.mined_nonce)
-                answers.append(hex(nonce if params[0] != RELAYER else self.mined_nonce))
+                answers.append(hex(self.others_nonce.get(params[0], self.mined_nonce)))
             elif method == "eth_blockNumber":
                 answers.append(hex(self.head))
             elif method == "eth_getTransactionReceipt":
@@ -186,6 +185,13 @@ DEAD = "0x" + "de" * 20
 ALIVE = "0x" + "a1" * 20
 
 
+def batch_of(sender: str, nonce: int, tag: str, age: float, nonces: range) -> TxRow:
+    """Another relayer's stored batch of ``nonces``, sent ``age`` seconds ago."""
+    return TxRow(65002, sender, nonce, "0x" + tag * 32, f"{tag}-raw".encode(), 2, 1, 900_000,
+                 "processBatch", sent_at=time.time() - age,
+                 message_ids=[message(n).id for n in nonces])  # fmt: skip
+
+
 async def test_a_silent_relayers_transaction_is_broadcast_again_and_settled(
     tmp_path: Path,
 ) -> None:
@@ -195,21 +201,17 @@ async def test_a_silent_relayers_transaction_is_broadcast_again_and_settled(
     try:
         await store.add_messages([message(n) for n in range(5)])
         await store.claim(65001, 65002, max_nonce=4, now=10**10, limit=5, lease_seconds=60)
-        dead = TxRow(65002, DEAD, 7, "0x" + "d0" * 32, b"dead-raw", 2, 1, 900_000,
-                     "processBatch", sent_at=time.time() - 120,
-                     message_ids=[message(n).id for n in range(3)])  # fmt: skip
-        alive = TxRow(65002, ALIVE, 3, "0x" + "a0" * 32, b"alive-raw", 2, 1, 900_000,
-                      "processBatch", sent_at=time.time() - 1,
-                      message_ids=[message(n).id for n in range(3, 5)])  # fmt: skip
+        dead = batch_of(DEAD, 7, "d0", age=120, nonces=range(3))
+        alive = batch_of(ALIVE, 3, "a0", age=1, nonces=range(3, 5))
         await store.submit(dead)
         await store.submit(alive)
         chain.others_nonce = {DEAD: 7, ALIVE: 3}
         confirmer = confirmer_for(chain, store, adopt_after=60)
 
         assert await confirmer.step() == 0
-        assert chain.broadcast == [b"dead-raw"]  # the live relayer's own is left to it
+        assert chain.broadcast == [b"d0-raw"]  # the live relayer's own is left to it
         assert await confirmer.step() == 0
-        assert chain.broadcast == [b"dead-raw"]  # not again within adopt_after
+        assert chain.broadcast == [b"d0-raw"]  # not again within adopt_after
 
         chain.mine(dead, 101, [message(n).id for n in range(3)])
         chain.others_nonce[DEAD] = 8
@@ -234,10 +236,7 @@ async def test_a_silent_relayers_transaction_whose_nonce_went_elsewhere_is_reque
     try:
         await store.add_messages([message(n) for n in range(3)])
         await store.claim(65001, 65002, max_nonce=2, now=10**10, limit=3, lease_seconds=60)
-        dead = TxRow(65002, DEAD, 7, "0x" + "d0" * 32, b"dead-raw", 2, 1, 900_000,
-                     "processBatch", sent_at=time.time() - 120,
-                     message_ids=[message(n).id for n in range(3)])  # fmt: skip
-        await store.submit(dead)
+        await store.submit(batch_of(DEAD, 7, "d0", age=120, nonces=range(3)))
         chain.others_nonce = {DEAD: 8}  # its nonce 7 was used by something never stored
         assert await confirmer_for(chain, store, adopt_after=60).step() == 0
         assert await statuses(store) == [Status.PENDING] * 3  # for the survivor's lanes
