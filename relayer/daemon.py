@@ -155,7 +155,9 @@ class Relayer:
                     store=self.store,
                     metrics=self.metrics,
                 )
-            sender = TxSender(parts.rpcs[chain.name], config.accounts.relayer, self.store)
+            sender = TxSender(
+                parts.rpcs[chain.name], config.accounts.relayer, self.store, metrics=self.metrics
+            )
             parts.senders[chain.name] = sender
             parts.confirmers[chain.name] = Confirmer(
                 sender=sender,
