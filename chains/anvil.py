@@ -25,8 +25,15 @@ def find_anvil() -> Path | None:
     return Path(found) if found else None
 
 
-def anvil_args(binary: Path, chain: ChainConfig, block_time: float) -> list[str]:
-    """The command line for one chain. Block time 0 mines a block per transaction."""
+def anvil_args(
+    binary: Path, chain: ChainConfig, block_time: float, state_file: Path | None = None
+) -> list[str]:
+    """The command line for one chain. Block time 0 mines a block per transaction.
+
+    With ``state_file`` anvil loads the chain from it at start when it exists (blocks,
+    accounts, code and storage: the genesis hash too) and writes it there when it is
+    stopped (SIGTERM), so a restarted chain comes back as it was.
+    """
     args = [
         str(binary),
         "--host", chain.host,
@@ -37,6 +44,8 @@ def anvil_args(binary: Path, chain: ChainConfig, block_time: float) -> list[str]
     ]  # fmt: skip
     if block_time > 0:
         args += ["--block-time", _seconds(block_time)]
+    if state_file is not None:
+        args += ["--state", str(state_file)]
     return args
 
 

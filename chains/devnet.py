@@ -5,6 +5,12 @@ funds the config's accounts, waits until every chain answers with its chain id, 
 records endpoints and process ids in ``<state dir>/devnet.json``. ``down`` stops the
 recorded processes (checking each pid still runs one of our nodes) and removes the
 record. Nothing is left running after a failed ``up``.
+
+``restart`` stops one chain and starts it again on the same port with its state
+(anvil's ``--state`` file, written when it stops): blocks, balances and code are
+there again, genesis hash included, so an outage can be played and the chain comes
+back as it was. The embedded py-evm node keeps its chain in memory only: ``restart``
+refuses it in one line.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from chains.anvil import anvil_args, find_anvil
 from chains.processes import (
@@ -33,6 +40,7 @@ from relayer.errors import (
     ChainError,
     ChainStartTimeout,
     DevnetError,
+    InputError,
     PortInUse,
 )
 
@@ -51,6 +59,8 @@ class ChainProcess:
     rpc_url: str
     pid: int
     log: str
+    command: list[str] = field(default_factory=list)  # what started it, for a restart
+    state_file: str | None = None  # anvil: where it keeps its state across a restart
 
 
 @dataclass
@@ -113,14 +123,21 @@ def _write_state(state: DevnetState, directory: Path) -> None:
     tmp.replace(path)
 
 
-def _node_command(backend: Backend, chain: ChainConfig, block_time: float) -> list[str]:
+def _state_file(backend: Backend, chain: ChainConfig, directory: Path) -> Path | None:
+    """Where a chain keeps its state across a restart (anvil only)."""
+    return directory / "state" / f"chain-{chain.name}.json" if backend == "anvil" else None
+
+
+def _node_command(
+    backend: Backend, chain: ChainConfig, block_time: float, state_file: Path | None = None
+) -> list[str]:
     if backend == "anvil":
         binary = find_anvil()
         if binary is None:
             raise BackendMissing(
                 "anvil is not installed: run `npm ci` in the project root, or use --backend pyevm"
             )
-        return anvil_args(binary, chain, block_time)
+        return anvil_args(binary, chain, block_time, state_file)
     return [
         sys.executable, "-m", "chains.pyevm",
         "--chain-id", str(chain.chain_id),
@@ -158,8 +175,14 @@ def up(
                 f"port {chain.port} for chain {chain.name} is in use by another process: "
                 f"stop it, or change chains.{chain.name}.rpc_url in the config"
             )
+    state_files = {c.name: _state_file(backend, c, directory) for c in config.chains}
+    for path in state_files.values():  # a new devnet starts fresh, not from an old one
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
     commands = {
-        c.name: _node_command(backend, c, _block_time(c, block_time)) for c in config.chains
+        c.name: _node_command(backend, c, _block_time(c, block_time), state_files[c.name])
+        for c in config.chains
     }
     state = DevnetState(
         backend=backend,
@@ -171,7 +194,12 @@ def up(
         for chain in config.chains:
             log = logs / f"chain-{chain.name}.log"
             pid = spawn(commands[chain.name], log)
-            proc = ChainProcess(chain.name, chain.chain_id, chain.rpc_url, pid, str(log))
+            state_file = state_files[chain.name]
+            proc = ChainProcess(
+                chain.name, chain.chain_id, chain.rpc_url, pid, str(log),
+                command=commands[chain.name],
+                state_file=None if state_file is None else str(state_file),
+            )  # fmt: skip
             state.chains.append(proc)
         for chain, proc in zip(config.chains, state.chains, strict=True):
             _wait_ready(chain, proc, timeout)
@@ -191,7 +219,7 @@ def _block_time(chain: ChainConfig, override: float | None) -> float:
     return chain.block_time if override is None else override
 
 
-def _wait_ready(chain: ChainConfig, proc: ChainProcess, timeout: float) -> None:
+def _wait_ready(chain: ChainConfig | ChainProcess, proc: ChainProcess, timeout: float) -> None:
     """Poll eth_chainId until the node answers with the configured id."""
     deadline = time.monotonic() + timeout
     while True:
@@ -251,6 +279,64 @@ def down(directory: Path | None = None) -> list[ChainProcess]:
             stopped.append(proc)
     state_path(directory).unlink(missing_ok=True)
     return stopped
+
+
+def restart(
+    name: str,
+    directory: Path | None = None,
+    *,
+    down_for: float = 0.0,
+    timeout: float = 60.0,
+) -> ChainProcess:
+    """Stop chain ``name`` (its node writes its state), wait ``down_for`` seconds, and
+    start it again on the same port from that state; returns its new record.
+
+    DevnetError (one line) when no devnet runs, for the pyevm backend (its chain lives
+    in memory only), or when the chain does not come back; InputError for an unknown
+    chain.
+    """
+    directory = directory or state_dir()
+    state = read_state(directory)
+    if state is None:
+        raise DevnetError("the devnet is not running: `stbridge devnet up` starts it")
+    found = [c for c in state.chains if c.name == name]
+    if not found:
+        names = ", ".join(c.name for c in state.chains)
+        raise InputError(f"no chain {name!r} in the devnet (its chains: {names})")
+    proc = found[0]
+    if state.backend != "anvil":
+        raise DevnetError(
+            f"the {state.backend} backend cannot keep chain {name}'s state across a restart "
+            "(its chain lives in memory only): use --backend anvil, or `devnet down` and "
+            "`devnet up` for fresh chains"
+        )
+    if not proc.command or proc.state_file is None:
+        raise DevnetError(
+            f"chain {name} was started without a state file (an older stbridge): "
+            "`stbridge devnet down` and `devnet up` once"
+        )
+    if _is_our_node(proc.pid, state.backend):
+        stop_process(proc.pid, grace=60.0)  # SIGTERM: anvil writes its state, then exits
+    if not Path(proc.state_file).is_file():
+        raise DevnetError(
+            f"chain {name} left no state in {proc.state_file} (it was killed, not stopped): "
+            "`stbridge devnet down` and `devnet up` for fresh chains"
+        )
+    time.sleep(down_for)
+    url = urlparse(proc.rpc_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    deadline = time.monotonic() + 10
+    while not port_is_free(host, port):  # the old listener's socket may linger a moment
+        if time.monotonic() > deadline:
+            raise PortInUse(
+                f"port {port} of chain {name} is still taken after it stopped: "
+                "stop what listens there and run `stbridge devnet restart` again"
+            )
+        time.sleep(0.1)
+    proc.pid = spawn(proc.command, Path(proc.log), append=True)
+    _write_state(state, directory)  # the new pid, also if it does not come up
+    _wait_ready(proc, proc, timeout)
+    return proc
 
 
 def _is_our_node(pid: int, backend: Backend) -> bool:

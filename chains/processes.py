@@ -103,10 +103,13 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def spawn(args: list[str], log_path: Path, *, env: dict[str, str] | None = None) -> int:
-    """Start ``args`` in its own session, output to ``log_path``; returns the pid."""
+def spawn(
+    args: list[str], log_path: Path, *, env: dict[str, str] | None = None, append: bool = False
+) -> int:
+    """Start ``args`` in its own session, output to ``log_path`` (``append``: after what
+    it holds); returns the pid."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
+    with log_path.open("ab" if append else "wb") as log:
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,

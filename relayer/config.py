@@ -102,8 +102,11 @@ class ChainConfig(_Strict):
     gas_limit: Annotated[int, Field(ge=1_000_000)] = 30_000_000
     rpc_requests_per_second: Annotated[int, Field(ge=1)] = 200
     rpc_timeout: Annotated[float, Field(gt=0, le=600)] = 10.0
+    # gwei: no transaction is signed with a higher maxFeePerGas; while the base fee is
+    # above it, sends wait (stbridge_fee_above_cap). Unset: no cap.
+    max_fee_per_gas: Annotated[float | None, Field(gt=0, le=10**9)] = None
 
-    @field_validator("block_time", "rpc_timeout", mode="before")
+    @field_validator("block_time", "rpc_timeout", "max_fee_per_gas", mode="before")
     @classmethod
     def _int_is_float(cls, value: object) -> object:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -130,6 +133,13 @@ class ChainConfig(_Strict):
     @property
     def host(self) -> str:
         return urlparse(self.rpc_url).hostname or "127.0.0.1"
+
+    @property
+    def max_fee_per_gas_wei(self) -> int | None:
+        """The fee cap in wei, or None."""
+        if self.max_fee_per_gas is None:
+            return None
+        return round(self.max_fee_per_gas * 10**9)
 
     @property
     def port(self) -> int:

@@ -28,6 +28,7 @@ from relayer.pipeline.lane import LaneConfig, LaneWorker
 from relayer.pipeline.origin import MailboxSink, OriginTree
 from relayer.pipeline.validator import CheckpointSigner, RemoteCheckpointCollector
 from relayer.store import Store, TxRow
+from relayer.store.writer import WriterGuard
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 from relayer.telemetry.server import TelemetryServer
@@ -69,6 +70,7 @@ class Relayer:
         self.started = asyncio.Event()
         self.log = get_logger("relayer")
         self._balances: dict[str, int] = {}  # relayer key balance per chain, last seen
+        self.writer: WriterGuard | None = None  # one relayer per store and key (store/writer.py)
 
     async def _connect(self) -> None:
         for chain in self.config.chains:
@@ -153,7 +155,9 @@ class Relayer:
                     store=self.store,
                     metrics=self.metrics,
                 )
-            sender = TxSender(parts.rpcs[chain.name], config.accounts.relayer, self.store)
+            sender = TxSender(
+                parts.rpcs[chain.name], config.accounts.relayer, self.store, metrics=self.metrics
+            )
             parts.senders[chain.name] = sender
             parts.confirmers[chain.name] = Confirmer(
                 sender=sender,
@@ -203,6 +207,10 @@ class Relayer:
     async def run(self) -> None:
         """Run until cancelled."""
         try:
+            writer = self.writer = await self.store.take_writer(
+                self.config.accounts.relayer.address,
+                lease_seconds=self.config.relayer.lease_seconds,
+            )
             await self._connect()
             await self._build()
             for confirmer in self.parts.confirmers.values():
@@ -235,6 +243,7 @@ class Relayer:
                 for (o, d), lane in self.parts.lanes.items():
                     group.create_task(lane.run(), name=f"lane-{o}-{d}")
                 group.create_task(self._gauges(), name="gauges")
+                group.create_task(writer.hold(), name="writer")
                 if self.parts.dvp is not None and self.parts.dvp.timelocks:
                     group.create_task(self.parts.dvp.run(), name="dvp-watcher")
                 self.started.set()
@@ -310,6 +319,10 @@ class Relayer:
         if self.telemetry is not None:
             await self.telemetry.stop()
             self.telemetry = None
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            with contextlib.suppress(Exception):
+                await writer.release()
         for rpc in self.parts.rpcs.values():
             with contextlib.suppress(Exception):
                 await rpc.close()

@@ -6,6 +6,11 @@ messages it carries) and only then broadcast: after a crash, the stored raw
 transaction is broadcast again as is, so nothing is sent twice under two nonces.
 A nonce error resyncs from the chain; a stuck transaction is replaced with fees at
 least 12.5% higher (nodes require 10%).
+
+A chain's ``max_fee_per_gas`` caps the fee of every transaction signed, replacements
+included. While the base fee is above it, ``send`` waits (``waiting_reason`` says why,
+``stbridge_fee_above_cap`` is 1) instead of paying any price, and a stuck transaction
+whose replacement would need more than the cap is left as it is.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from relayer.chain.rpc import CallReverted, ChainRpc, RpcError
 from relayer.config import PrivateKey
 from relayer.errors import ChainError, InsufficientFunds
 from relayer.store import Store, TxRow, TxStatus
+from relayer.telemetry.logging import get_logger
+from relayer.telemetry.metrics import Metrics
 
 BUMP_NUMERATOR = 9  # fees x 9/8 = +12.5%, above the 10% nodes require to replace
 BUMP_DENOMINATOR = 8
@@ -29,6 +36,15 @@ BUMP_DENOMINATOR = 8
 
 class NonceTooLow(ChainError):
     """The node has already mined a transaction with this nonce from this key."""
+
+
+class FeeAboveCap(ChainError):
+    """A transaction would need a higher fee than the chain's max_fee_per_gas."""
+
+
+def gwei(wei: int) -> str:
+    """Wei as gwei for messages: ``12.5``, ``0.001``."""
+    return f"{wei / 10**9:.9f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,15 @@ class Fees:
 class TxSender:
     """Signs and broadcasts transactions for one key on one chain."""
 
-    def __init__(self, rpc: ChainRpc, key: PrivateKey, store: Store, *, fee_multiplier: int = 2):
+    def __init__(
+        self,
+        rpc: ChainRpc,
+        key: PrivateKey,
+        store: Store,
+        *,
+        fee_multiplier: int = 2,
+        metrics: Metrics | None = None,
+    ):
         self.rpc = rpc
         self.key = key
         self.address = key.address
@@ -55,7 +79,12 @@ class TxSender:
         self._fee_multiplier = fee_multiplier
         self._next_nonce: int | None = None
         self._lock = asyncio.Lock()
-        self._fees: tuple[float, Fees] | None = None
+        self._fees: tuple[float, Fees, int] | None = None  # when, fees, base fee
+        self.max_fee_per_gas: int | None = rpc.chain.max_fee_per_gas_wei  # wei
+        self.metrics = metrics
+        # why sends wait right now (the base fee above the cap), or None
+        self.waiting_reason: str | None = None
+        self.log = get_logger("sender", chain=rpc.name)
 
     def __repr__(self) -> str:
         return f"TxSender({self.rpc.name}, {self.address})"
@@ -73,18 +102,59 @@ class TxSender:
         return self._next_nonce
 
     async def fees(self) -> Fees:
-        """EIP-1559 fees: a tip from the node, and room for the base fee to double."""
+        """EIP-1559 fees: a tip from the node, and room for the base fee to double,
+        within the chain's ``max_fee_per_gas``."""
+        return (await self._quote())[0]
+
+    async def _quote(self) -> tuple[Fees, int]:
+        """The fees to sign with and the latest base fee (asked at most every 2 s)."""
         cached = self._fees
         if cached and time.monotonic() - cached[0] < 2.0:
-            return cached[1]
+            return cached[1], cached[2]
         block, tip_hex = await self.rpc.batch(
             [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
         )
         base = int(block.get("baseFeePerGas", "0x0"), 16)
         tip = max(int(tip_hex, 16), 1)
-        fees = Fees(max_fee=base * self._fee_multiplier + tip, priority_fee=tip)
-        self._fees = (time.monotonic(), fees)
-        return fees
+        fees = self._capped(Fees(max_fee=base * self._fee_multiplier + tip, priority_fee=tip))
+        self._fees = (time.monotonic(), fees, base)
+        return fees, base
+
+    def _capped(self, fees: Fees) -> Fees:
+        cap = self.max_fee_per_gas
+        if cap is None or fees.max_fee <= cap:
+            return fees
+        return Fees(max_fee=cap, priority_fee=min(fees.priority_fee, cap))
+
+    async def wait_under_cap(self) -> None:
+        """Return once the base fee is at most ``max_fee_per_gas``; until then wait,
+        with the reason in ``waiting_reason``, a log line and ``stbridge_fee_above_cap``."""
+        cap = self.max_fee_per_gas
+        if cap is None:
+            return
+        while True:
+            _fees, base = await self._quote()
+            if base <= cap:
+                if self.waiting_reason is not None:
+                    self.waiting_reason = None
+                    if self.metrics:
+                        self.metrics.fee_above_cap.labels(self.rpc.name).set(0)
+                    self.log.info(
+                        "base fee under max_fee_per_gas again; sending",
+                        base_fee_gwei=gwei(base), max_fee_per_gas_gwei=gwei(cap),
+                    )  # fmt: skip
+                return
+            reason = (
+                f"base fee on {self.rpc.name} is {gwei(base)} gwei, above its "
+                f"max_fee_per_gas {gwei(cap)} gwei: sends wait"
+            )
+            if self.waiting_reason is None:
+                if self.metrics:
+                    self.metrics.fee_cap_waits.labels(self.rpc.name).inc()
+                    self.metrics.fee_above_cap.labels(self.rpc.name).set(1)
+                self.log.warning(reason)
+            self.waiting_reason = reason
+            await asyncio.sleep(max(self.rpc.chain.block_time, 1.0))
 
     async def estimate(self, to: str, data: bytes, value: int = 0) -> int:
         """Gas for a call, with 20% headroom; CallReverted carries the revert data."""
@@ -139,6 +209,7 @@ class TxSender:
             if self._next_nonce is None:
                 await self.sync_nonce()
             assert self._next_nonce is not None
+            await self.wait_under_cap()
             fees = await self.fees()
             for _attempt in range(3):
                 nonce = self._next_nonce
@@ -203,12 +274,24 @@ class TxSender:
             raise
 
     async def replace(self, row: TxRow) -> TxRow:
-        """The same transaction (nonce, data) with fees raised by 12.5%, stored and sent."""
-        fees = Fees(row.max_fee, row.priority_fee).bumped()
+        """The same transaction (nonce, data) with fees raised by 12.5%, stored and sent.
+
+        FeeAboveCap, nothing sent, when the raise would go past ``max_fee_per_gas``.
+        """
+        bumped = Fees(row.max_fee, row.priority_fee).bumped()
+        cap = self.max_fee_per_gas
+        if cap is not None and bumped.max_fee > cap:
+            raise FeeAboveCap(
+                f"{self.rpc.where()}: transaction {row.hash[:12]}… is not replaced: a "
+                f"replacement needs a max fee of {gwei(bumped.max_fee)} gwei, above "
+                f"max_fee_per_gas {gwei(cap)} gwei; it waits to be mined as it is"
+            )
         current = await self.fees()
         fees = Fees(
-            max(fees.max_fee, current.max_fee), max(fees.priority_fee, current.priority_fee)
+            max(bumped.max_fee, current.max_fee), max(bumped.priority_fee, current.priority_fee)
         )
+        if cap is not None:  # bumped.max_fee <= cap <= fees.max_fee: the cap stays a raise
+            fees = Fees(min(fees.max_fee, cap), min(fees.priority_fee, fees.max_fee, cap))
         tx = decode_signed(row.raw)
         tx_hash, raw = self.sign(
             to=tx[0], data=tx[1], nonce=row.nonce, gas=row.gas_limit, fees=fees, value=tx[2]

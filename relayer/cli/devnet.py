@@ -1,4 +1,4 @@
-"""`stbridge devnet up|status|down`: the two local chains."""
+"""`stbridge devnet up|status|restart|down`: the two local chains."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from rich.table import Table
 
 from chains import devnet
 from chains.anvil import find_anvil
-from chains.processes import process_alive
+from chains.processes import process_alive, rpc_call
 from relayer.cli.common import ConfigOption, console, get_config, warn
-from relayer.errors import DevnetError
+from relayer.errors import ChainError, DevnetError
 
 app = typer.Typer(help="Run the two local EVM chains.", no_args_is_help=True)
 
@@ -120,6 +120,28 @@ def status() -> None:
     console.print(table)
     if any(c.problem for c in chains):
         raise typer.Exit(1)
+
+
+@app.command()
+def restart(
+    chain: Annotated[str, typer.Argument(help="The chain to restart (a, b, ...).")],
+    down_for: Annotated[
+        float, typer.Option(min=0, help="Seconds to keep the chain stopped: an outage.")
+    ] = 0.0,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for the chain to answer again.")
+    ] = 60.0,
+) -> None:
+    """Stop one chain and start it again on the same port with its state (anvil)."""
+    proc = devnet.restart(chain, down_for=down_for, timeout=timeout)
+    try:
+        head: str = str(int(rpc_call(proc.rpc_url, "eth_blockNumber", timeout=2.0), 16))
+    except ChainError:
+        head = "?"
+    console.print(
+        f"chain {proc.name} is back on {proc.rpc_url} (pid {proc.pid}) with its state: "
+        f"head block {head}"
+    )
 
 
 @app.command()

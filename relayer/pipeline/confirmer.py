@@ -20,7 +20,7 @@ from typing import Any
 
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc, revert_data
-from relayer.chain.sender import TxSender, decode_signed
+from relayer.chain.sender import FeeAboveCap, TxSender, decode_signed
 from relayer.errors import ChainError
 from relayer.pipeline.backoff import next_attempt
 from relayer.store import Store, TxRow, TxStatus
@@ -62,6 +62,7 @@ class Confirmer:
         self.adopt_after = adopt_after
         self._adopted_broadcast: dict[str, float] = {}  # tx hash -> when sent again
         self.on_out_of_gas: Callable[[TxRow], None] | None = None
+        self._over_cap: set[str] = set()  # stuck transactions the fee cap keeps as they are
         self.log = get_logger("confirmer", chain=self.rpc.name)
 
     async def run(self) -> None:
@@ -217,6 +218,11 @@ class Confirmer:
             return
         try:
             replacement = await self.sender.replace(latest)
+        except FeeAboveCap as exc:  # said once per transaction; it stays in the pool
+            if latest.hash not in self._over_cap:
+                self._over_cap.add(latest.hash)
+                self.log.warning("fee bump held back by max_fee_per_gas", error=str(exc)[:200])
+            return
         except ChainError as exc:
             self.log.warning("fee bump refused", tx=latest.hash, error=str(exc)[:160])
             return
@@ -244,8 +250,10 @@ class Confirmer:
         header = await self.rpc.block(block)
         when = float(header.timestamp)
         ids = set(tx.message_ids)
+        self._over_cap.discard(tx.hash)
         if self.metrics:
             self.metrics.tx_confirmed.labels(self.rpc.name).inc()
+            self._count_gas(tx, receipt)
         if int(receipt.get("status", "0x0"), 16) == 1:
             delivered, failed = self._outcomes(receipt)
             skipped = ids - set(delivered) - set(failed)
@@ -270,6 +278,20 @@ class Confirmer:
         )
         await self.store.set_tx_status(tx.hash, TxStatus.MINED, block)
         self.log.warning("delivery transaction reverted", tx=tx.hash, reason=reason)
+
+    def _count_gas(self, tx: TxRow, receipt: Mapping[str, Any]) -> None:
+        """Gas and fees this key's delivery spent, by lane (reverted transactions too)."""
+        assert self.metrics is not None
+        if tx.sender.lower() != self.sender.address.lower():
+            return  # an adopted transaction: its own relayer paid
+        kind, _, lane = tx.purpose.partition(" ")
+        origin, arrow, destination = lane.partition("->")
+        if kind != "processBatch" or not arrow:
+            return
+        used = int(receipt.get("gasUsed", "0x0"), 16)
+        price = int(receipt.get("effectiveGasPrice", "0x0"), 16)
+        self.metrics.gas_spent.labels(origin, destination).inc(used)
+        self.metrics.fees_paid.labels(origin, destination).inc(used * price / 10**18)
 
     def _outcomes(self, receipt: Mapping[str, Any]) -> tuple[list[bytes], dict[bytes, str]]:
         """Delivered ids (Process: the id is its first indexed topic) and failed ones."""

@@ -29,6 +29,7 @@ from relayer.store.models import (
     TxRow,
     TxStatus,
 )
+from relayer.store.writer import WriterGuard
 
 
 def message_listing(
@@ -74,6 +75,14 @@ class Store(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    @abstractmethod
+    async def take_writer(self, relayer_address: str, *, lease_seconds: float) -> WriterGuard:
+        """Become this store's one writer for ``relayer_address``, or raise WriterBusy.
+
+        Only the daemon takes it, once at start (``store/writer.py``): SQLite locks a
+        file beside the database, PostgreSQL leases a row per relayer key.
+        """
 
     # --- messages ---------------------------------------------------------------
 

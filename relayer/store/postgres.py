@@ -35,6 +35,8 @@ from relayer.store.models import (
 from relayer.store.pg_chain_state import PgChainState
 from relayer.store.pg_connection import Cursor, PgConnection, PgTarget
 from relayer.store.pg_locks import PgLockMethods
+from relayer.store.pg_writer import PgWriterLease
+from relayer.store.writer import WriterGuard
 
 _MESSAGE_COLUMNS = ", ".join(f.name for f in fields(MessageRow))
 _TX_COLUMNS = ", ".join(f.name for f in fields(TxRow) if f.name != "message_ids")
@@ -96,6 +98,11 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
 
     async def close(self) -> None:
         await self.db.close()
+
+    async def take_writer(self, relayer_address: str, *, lease_seconds: float) -> WriterGuard:
+        lease = PgWriterLease(self.db, relayer_address, lease_seconds, clock=self._clock)
+        await lease.take()
+        return lease
 
     # --- messages -----------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2  # 2: htlc_locks (the DvP watcher)
+SCHEMA_VERSION = 3  # 2: htlc_locks (the DvP watcher); 3: writer_leases (one writer)
 
 SCHEMA_SQLITE = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -131,5 +131,14 @@ CREATE TABLE IF NOT EXISTS htlc_locks (
     PRIMARY KEY (chain_id, lock_id)
 );
 CREATE INDEX IF NOT EXISTS htlc_locks_hashlock ON htlc_locks (hashlock);
-CREATE INDEX IF NOT EXISTS htlc_locks_state ON htlc_locks (state, expiry)
+CREATE INDEX IF NOT EXISTS htlc_locks_state ON htlc_locks (state, expiry);
+-- one relayer process per relayer key, PostgreSQL only (SQLite locks a file): store/writer.py
+CREATE TABLE IF NOT EXISTS writer_leases (
+    relayer TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    since REAL NOT NULL,
+    heartbeat REAL NOT NULL
+)
 """

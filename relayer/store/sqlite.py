@@ -31,6 +31,7 @@ from relayer.store.models import (
     TxStatus,
 )
 from relayer.store.schema import SCHEMA_SQLITE, SCHEMA_VERSION
+from relayer.store.writer import FileWriterLock, WriterGuard
 
 _MESSAGE_COLUMNS = (
     "id, origin, nonce, destination, sender, recipient, raw, kind, ref, dispatch_tx, "
@@ -99,6 +100,10 @@ class SqliteStore(Store):
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from None
+
+    async def take_writer(self, relayer_address: str, *, lease_seconds: float) -> WriterGuard:
+        # one process per file, whatever its key; the kernel drops the lock with the process
+        return FileWriterLock.acquire(self.path)
 
     def _migrate(self) -> None:
         """Create the tables once; opening an existing store takes no write lock."""

@@ -1,8 +1,30 @@
-"""The relayer's Prometheus metrics, one registry per relayer (so tests can run several)."""
+"""The relayer's Prometheus metrics, one registry per relayer (so tests can run several).
+
+Besides stbridge's own metrics the registry carries what operators expect of any
+exporter: prometheus_client's process (CPU, memory, open files) and platform
+(Python version) collectors, and ``stbridge_build_info``. The alert rules and the
+Grafana dashboard under ``configs/monitoring/`` use only names declared here (a test
+checks it).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import functools
+import os
+import subprocess
+from pathlib import Path
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from relayer import __version__
 
 LATENCY_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120, 300, 600)
 
@@ -102,6 +124,42 @@ class Metrics:
             ["chain"], buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
 
+        # --- operators' conventions, gas and the fee cap (issue 12) ---
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        self.build_info = Gauge(
+            "stbridge_build_info", "Always 1; the running stbridge's version and commit",
+            ["version", "commit"], registry=r,
+        )  # fmt: skip
+        self.build_info.labels(__version__, build_commit()).set(1)
+        self.gas_spent = Counter(
+            "stbridge_gas_spent", "Gas used by the relayer's delivery transactions, by lane",
+            lane, registry=r,
+        )  # fmt: skip
+        self.fees_paid = Counter(
+            "stbridge_fees_paid_eth", "Fees paid for the relayer's delivery transactions (ETH)",
+            lane, registry=r,
+        )  # fmt: skip
+        self.fee_above_cap = Gauge(
+            "stbridge_fee_above_cap",
+            "1 while the chain's base fee is above its max_fee_per_gas and sends wait",
+            ["chain"], registry=r,
+        )  # fmt: skip
+        self.fee_cap_waits = Counter(
+            "stbridge_fee_cap_waits",
+            "Times sends began to wait for the base fee to fall under the cap",
+            ["chain"], registry=r,
+        )  # fmt: skip
+        # set by the RPC health tracking; declared here for the alert rules
+        self.chain_up = Gauge(
+            "stbridge_chain_up", "1 when the chain's node answered within the readiness grace",
+            ["chain"], registry=r,
+        )  # fmt: skip
+        self.chain_last_rpc_success = Gauge(
+            "stbridge_chain_last_rpc_success_timestamp_seconds",
+            "Unix time of the chain's last successful JSON-RPC answer", ["chain"], registry=r,
+        )  # fmt: skip
+
     # RpcMetrics protocol (relayer.chain.rpc)
     def rpc_request(self, chain: str, method: str) -> None:
         self.rpc_requests.labels(chain, method).inc()
@@ -112,3 +170,22 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+@functools.cache
+def build_commit() -> str:
+    """The source commit: $STBRIDGE_COMMIT (set by a build), else git's, else 'unknown'."""
+    given = os.environ.get("STBRIDGE_COMMIT", "").strip()
+    if given:
+        return given[:12]
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return "unknown"
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, timeout=2, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return found.stdout.strip() or "unknown"
