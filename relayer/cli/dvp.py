@@ -30,6 +30,7 @@ from relayer.cli.common import (
     parse_amount,
     resolve_key,
 )
+from relayer.cli.output import JsonOption, emit
 from relayer.core.dvp import Leg, Offer
 from relayer.errors import InputError
 
@@ -179,7 +180,7 @@ def refund(
 
 
 @app.command()
-def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
+def status(trade: TradeArg, config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Both legs of a trade as the chains hold them now."""
     config = get_config(config_path)
     record = resolve(trade)
@@ -189,6 +190,9 @@ def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
             return await trade_status(session, record)
 
     found = asyncio.run(go())
+    if as_json:
+        emit(_trade_json(found))
+        return
     o = found.offer
     console.print(f"trade {o.trade}: [bold]{found.summary}[/bold]")
     console.print(f"  seller {o.seller}  buyer {o.buyer}  margin {o.margin_seconds} s")
@@ -204,10 +208,13 @@ def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
 
 
 @app.command("list")
-def list_trades(config_path: ConfigOption = None) -> None:
+def list_trades(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """The trades recorded here, with their state on chain."""
     config = get_config(config_path)
     records = all_records()
+    if as_json and not records:
+        emit({"trades": []})
+        return
     if not records:
         console.print("no trades recorded here yet (`stbridge dvp offer` or `accept` make one)")
         return
@@ -216,14 +223,41 @@ def list_trades(config_path: ConfigOption = None) -> None:
         async with Session(config) as session:
             return [await trade_status(session, r) for r in records]
 
+    trades = asyncio.run(go())
+    if as_json:
+        emit({"trades": [_trade_json(found) for found in trades]})
+        return
     table = Table()
     for column in ("trade", "asset", "payment", "seller", "buyer", "state"):
         table.add_column(column)
-    for found in asyncio.run(go()):
+    for found in trades:
         o = found.offer
         table.add_row(o.trade, _leg(o.asset), _leg(o.payment), o.seller[:10] + "…",
                       o.buyer[:10] + "…", found.summary)  # fmt: skip
     console.print(table)
+
+
+def _trade_json(found: TradeStatus) -> dict[str, object]:
+    """A trade for `dvp status|list --json`: the offer as its file has it, and each leg's
+    locks as the chains hold them."""
+    legs = {}
+    for state in (found.asset, found.payment):
+        legs[state.leg] = {
+            "receiver": state.receiver,
+            "agreed_expiry": state.agreed_expiry,
+            "locks": [
+                {"lock_id": f"0x{lk.lock_id.hex()}", "state": lk.state, "amount": str(lk.amount),
+                 "sender": lk.sender, "receiver": lk.receiver, "expiry": lk.expiry,
+                 "describe": state.describe(lk)}
+                for lk in state.locks
+            ],
+        }  # fmt: skip
+    return {
+        "trade": found.offer.trade,
+        "summary": found.summary,
+        "offer": found.offer.to_json(),
+        "legs": legs,
+    }
 
 
 def _leg(leg: Leg) -> str:
