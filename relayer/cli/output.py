@@ -58,10 +58,12 @@ def current_command() -> str:
     except ImportError:  # pragma: no cover - depends on the installed typer
         from click import get_current_context  # type: ignore[no-redef]
 
+    names: list[str] = []
     ctx = get_current_context(silent=True)
-    if ctx is None:
-        return ""
-    return " ".join(ctx.command_path.split()[1:])
+    while ctx is not None and ctx.parent is not None:  # the root is the program's name
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 def write(doc: dict[str, Any]) -> None:
