@@ -109,7 +109,7 @@ def test_version_flag_and_command(capfd: pytest.CaptureFixture[str]) -> None:
 def test_devnet_status_and_down_take_config(
     stbridge_home: Path, devnet_config_file: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(["devnet", "status", "-c", str(devnet_config_file)], capfd)
+    code, out, _ = run(["devnet", "status", "-c", str(devnet_config_file)], capfd)
     assert code == 1 and "devnet is not running" in out
     code, out, _ = run(["devnet", "status", "--json", "-c", str(devnet_config_file)], capfd)
     doc = envelope(out, code)
@@ -173,7 +173,7 @@ def store_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, i
                     _message(1, ids["a"], ids["b"]),
                     _message(2, ids["a"], ids["b"]),
                     _message(3, ids["b"], ids["a"]),
-                ]  # fmt: skip
+                ]
             )
             await store.mark_failed([bytes([2]) * 32], "reverted: Paused()", 1_800_000_000)
         finally:
