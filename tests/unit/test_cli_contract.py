@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +21,9 @@ import typer
 from relayer import __version__
 from relayer.cli import app, main
 from relayer.cli.examples import EXAMPLES
+from relayer.errors import ConfigError, InputError, StbridgeError
 from relayer.store import NewMessage, Status, open_store
-from tests.helpers import devnet_raw, write_config
+from tests.helpers import ROOT, devnet_raw, write_config
 
 
 def _tree() -> Any:
@@ -221,3 +223,19 @@ def test_messages_show_json_has_the_delivery_state(
     assert shown["transactions"]["submitted"] is None
     code, out, _ = run(["messages", "show", "0x" + "99" * 4, "--json"], capfd)
     assert code == 1 and envelope(out, code)["error"]["type"] == "NotFound"
+
+
+def _error_classes(cls: type[StbridgeError]) -> Iterator[type[StbridgeError]]:
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from _error_classes(sub)
+
+
+def test_the_readme_exit_code_table_covers_every_error() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = dict(re.findall(r"^\| (\d+) \| (.+) \|$", readme, re.MULTILINE))
+    assert set(table) == {"0", "1", "2", "130"}, table
+    for cls in _error_classes(StbridgeError):
+        assert str(cls.exit_code) in table, cls
+    assert InputError.exit_code == ConfigError.exit_code == 2
+    assert "bad input" in table["2"] and "config" in table["2"]
