@@ -399,8 +399,12 @@ def transfer_delivered(flow: Flow, recipient: str) -> None:
 def test_the_compose_flow_runs_and_survives_a_restart(flow: Flow) -> None:
     genesis = start_chains(flow)
     start_stbridge_services(flow)
-    wait_healthy(flow)
     config = parse_config(tomllib.loads((flow.root / "configs" / "docker.toml").read_text()))
+    for chain in config.chains:  # anvil funds its first ten accounts; `fund` the traders too
+        for _role, key in config.accounts.roles():
+            held = int(rpc_call(chain.rpc_url, "eth_getBalance", [key.address, "latest"]), 16)
+            assert held >= 1_000 * 10**18, (chain.name, _role, held)
+    wait_healthy(flow)
     investor = config.accounts.investors[1].address  # onboarded by the onboard service
     transfer_delivered(flow, investor)
 
