@@ -16,7 +16,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from relayer.actions.dvp import accept_offer, claim_asset, lock_asset, make_offer, refund_legs
+from relayer.actions.dvp import (
+    LegLock,
+    accept_offer,
+    claim_asset,
+    lock_asset,
+    make_offer,
+    refund_legs,
+)
 from relayer.actions.dvp_files import all_records, resolve, secret_path
 from relayer.actions.dvp_status import TradeStatus, trade_status
 from relayer.actions.session import Session
@@ -121,7 +128,12 @@ def accept(
 
 
 @app.command()
-def lock(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = None) -> None:
+def lock(
+    trade: TradeArg,
+    key_env: KeyEnv = None,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Seller: check the buyer's payment leg on chain, then lock the tokens for the buyer."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, SELLER)
@@ -130,7 +142,10 @@ def lock(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = No
     async def go() -> None:
         async with Session(config) as session:
             done = await lock_asset(session, seller=key, record=record)
-        console.print(f"0x{done.lock_id.hex()}")
+        if as_json:
+            emit(_leg_lock_json(done))
+        else:
+            console.print(f"0x{done.lock_id.hex()}")
         _note(f"locked {_leg(record.offer.asset)} for {record.offer.buyer} until "
               f"{_when(done.expiry)} (tx {done.tx_hash}); you need not stay online: the relayer "
               "claims your payment when the buyer claims")  # fmt: skip
@@ -139,7 +154,12 @@ def lock(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = No
 
 
 @app.command()
-def claim(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = None) -> None:
+def claim(
+    trade: TradeArg,
+    key_env: KeyEnv = None,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Buyer: claim the tokens with the secret (this reveals it; the seller is then paid)."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, BUYER)
@@ -148,7 +168,10 @@ def claim(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = N
     async def go() -> None:
         async with Session(config) as session:
             done = await claim_asset(session, key=key, record=record)
-        console.print(done.tx_hash)
+        if as_json:
+            emit(_leg_lock_json(done))
+        else:
+            console.print(done.tx_hash)
         _note(f"claimed {_leg(record.offer.asset)} (lock 0x{done.lock_id.hex()[:12]}…)")
 
     asyncio.run(go())
@@ -162,6 +185,7 @@ def refund(
     ] = None,
     key_env: KeyEnv = None,
     config_path: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Give expired legs back to their senders (anyone may; your key pays the gas)."""
     if leg not in (None, "asset", "payment"):
@@ -173,6 +197,9 @@ def refund(
     async def go() -> None:
         async with Session(config) as session:
             done = await refund_legs(session, key=key, record=record, leg=leg)
+        if as_json:
+            emit({"refunded": [_leg_lock_json(d) for d in done]})
+            return
         for d in done:
             console.print(f"refunded the {d.leg} leg on {d.chain} (tx {d.tx_hash})")
 
@@ -235,6 +262,12 @@ def list_trades(config_path: ConfigOption = None, as_json: JsonOption = False) -
         table.add_row(o.trade, _leg(o.asset), _leg(o.payment), o.seller[:10] + "…",
                       o.buyer[:10] + "…", found.summary)  # fmt: skip
     console.print(table)
+
+
+def _leg_lock_json(done: LegLock) -> dict[str, object]:
+    return {"trade": done.trade, "leg": done.leg, "chain": done.chain,
+            "lock_id": f"0x{done.lock_id.hex()}", "tx_hash": done.tx_hash,
+            "expiry": done.expiry or None}  # fmt: skip
 
 
 def _trade_json(found: TradeStatus) -> dict[str, object]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,23 @@ async def test_an_error_with_json_is_the_envelope(system: System, cli: Cli) -> N
     missing = await cli("bridge", "status", "0x" + "00" * 32, "--json")
     assert missing.code != 0
     assert envelope(missing, "bridge status")["error"]["message"]
+
+
+async def test_dvp_offer_status_and_list_in_json(
+    system: System, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "desk"  # the trade records of this test alone
+    shutil.copytree(system.home / "deployments", home / "deployments")
+    monkeypatch.setenv("STBRIDGE_HOME", str(home))
+    buyer = system.config.accounts.traders[1].address
+    offer = tmp_path / "offer.json"
+    await cli.ok("dvp", "offer", "--buyer", buyer, "--sell", "2", "--price", "30", "-o", str(offer))
+    trade = json.loads(offer.read_text())["trade"]  # the offer document itself, as before
+    status = envelope(await cli.ok("dvp", "status", trade, "--json"), "dvp status")["data"]
+    assert status["trade"] == trade and status["summary"].startswith("offered")
+    assert status["offer"]["asset"]["amount"] == str(2 * 10**18)
+    assert status["legs"]["asset"]["locks"] == [] and status["legs"]["payment"]["locks"] == []
+    listed = envelope(await cli.ok("dvp", "list", "--json"), "dvp list")["data"]
+    assert [t["trade"] for t in listed["trades"]] == [trade]
+    unknown = await cli("dvp", "status", "0123456789abcdef", "--json")
+    assert unknown.code == 1 and envelope(unknown, "dvp status")["error"]["type"] == "NotFound"
