@@ -112,14 +112,12 @@ def list_messages(
 ) -> None:
     """List messages, newest first, with their full ids."""
     if lane is not None:
-        origin_name, arrow, destination_name = lane.partition("->")
-        if not arrow or not origin_name.strip() or not destination_name.strip():
+        origin_name, arrow, destination_name = (part.strip() for part in lane.partition("->"))
+        if not arrow or not origin_name or not destination_name:
             raise InputError(f"--lane {lane!r}: write ORIGIN->DESTINATION, e.g. a->b")
-        if (from_chain or origin_name.strip()) != origin_name.strip() or (
-            to_chain or destination_name.strip()
-        ) != destination_name.strip():
+        if from_chain not in (None, origin_name) or to_chain not in (None, destination_name):
             raise InputError(f"--lane {lane!r} contradicts --from/--to: give one or the other")
-        from_chain, to_chain = origin_name.strip(), destination_name.strip()
+        from_chain, to_chain = origin_name, destination_name
 
     async def go(config: Config, store: Store) -> None:
         names = {c.chain_id: c.name for c in config.chains}
