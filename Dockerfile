@@ -1,13 +1,14 @@
 # The stbridge relayer. Runs from the committed contract artifacts: no compiler,
-# no Node.js at run time.
-FROM python:3.11-slim AS build
+# no Node.js at run time. The base image is pinned to a full Python version (both
+# stages the same); docker-compose.yml builds this once as stbridge:local.
+FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY relayer ./relayer
 COPY chains ./chains
 RUN pip install --no-cache-dir --prefix=/install ".[postgres]"
 
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 RUN useradd --create-home --uid 10001 stbridge
 COPY --from=build /install /usr/local
 WORKDIR /app

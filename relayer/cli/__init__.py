@@ -5,12 +5,16 @@ from __future__ import annotations
 import faulthandler
 import signal
 import sys
+from typing import Annotated
 
 import typer
 
 from relayer import __version__
 from relayer.cli import bridge, captable, devnet, dvp, health, investor, relay, system, token
-from relayer.cli.common import err_console
+from relayer.cli import fund as devnet_fund
+from relayer.cli.common import ConfigOption, err_console
+from relayer.cli.examples import add_examples
+from relayer.cli.output import JsonOption, command_name, emit, wants_json, write_error
 from relayer.errors import StbridgeError
 
 app = typer.Typer(
@@ -27,6 +31,8 @@ app.add_typer(relay.messages_app, name="messages")
 app.command("health-check")(health.health_check)
 app.command("deploy")(system.deploy)
 app.command("up")(system.up)
+app.command("onboard")(system.onboard)
+devnet.app.command("fund")(devnet_fund.fund)
 app.add_typer(bridge.app, name="bridge")
 app.command("balances")(bridge.show_balances)
 app.add_typer(investor.app, name="investor")
@@ -36,29 +42,65 @@ app.command("audit")(captable.audit_command)
 app.add_typer(dvp.app, name="dvp")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 @app.command()
-def version() -> None:
+def version(as_json: JsonOption = False, config_path: ConfigOption = None) -> None:
     """Print stbridge's version."""
-    typer.echo(__version__)
+    if as_json:
+        emit({"version": __version__})
+    else:
+        typer.echo(__version__)
+
+
+add_examples(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run a command; a StbridgeError becomes one line on stderr."""
+    """Entry point: run a command; a StbridgeError becomes one line on stderr.
+
+    With ``--json`` a failure is also printed on stdout as the JSON envelope
+    (relayer/cli/output.py). Exit codes: README, "Exit codes".
+    """
     # `kill -USR1 <pid>` prints every thread's stack: how to see where a process hangs
     faulthandler.register(signal.SIGUSR1, all_threads=True)
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(args)
+
+    def failed(kind: str, message: str, code: int) -> int:
+        if as_json:
+            write_error(command_name(typer.main.get_command(app), args), kind, message, code)
+        return code
+
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=args, standalone_mode=False)
     except StbridgeError as exc:
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        return exc.exit_code
+        return failed(type(exc).__name__, str(exc), exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        return 130
+        return failed("Interrupted", "interrupted", 130)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
         err_console.print("aborted")
-        return 1
+        return failed("Aborted", "aborted", 1)
     except Exception as exc:  # click's usage errors and the like
         try:  # typer vendors click from 0.2x on (no `click` package); older typers use click
             from typer._click.exceptions import ClickException
@@ -67,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(exc, ClickException):
             exc.show()
-            return exc.exit_code
+            return failed(type(exc).__name__, exc.format_message(), exc.exit_code)
         raise
     # click returns the code of a typer.Exit instead of raising it outside standalone mode
     return result if isinstance(result, int) else 0

@@ -13,12 +13,14 @@ from relayer.actions.session import Session
 from relayer.cli.common import (
     ConfigOption,
     console,
+    err_console,
     format_amount,
     get_config,
     parse_address,
     parse_amount,
     resolve_key,
 )
+from relayer.cli.output import JsonOption, emit
 
 app = typer.Typer(help="Move security tokens between chains.", no_args_is_help=True)
 
@@ -40,8 +42,13 @@ def send(
     recipient: Annotated[str, typer.Option(help="Recipient address on the destination.")],
     key_env: KeyEnvOption = None,
     config_path: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Send tokens to another chain; prints the message id to follow with `bridge status`."""
+    """Send tokens to another chain; prints the message id to follow with `bridge status`.
+
+    Only the message id goes to stdout (or, with --json, the envelope); what happened,
+    in words, goes to stderr.
+    """
     config = get_config(config_path)
     key = resolve_key(config, key_env, "investor[0]")
     to = parse_address(recipient, "recipient")
@@ -54,24 +61,37 @@ def send(
                 session, key=key, origin=from_chain, destination=to_chain, token=token,
                 amount=units, recipient=to,
             )  # fmt: skip
-        console.print(sent.message_id)
-        console.print(
+        if as_json:
+            emit({"message_id": sent.message_id, "tx_hash": sent.tx_hash, "origin": sent.origin,
+                  "destination": sent.destination, "token": deployed.symbol,
+                  "amount": str(sent.amount), "decimals": deployed.decimals,
+                  "recipient": to})  # fmt: skip
+        else:
+            console.print(sent.message_id, soft_wrap=True)
+        err_console.print(
             f"sent {amount} {deployed.symbol} from {from_chain} to {to_chain} for {to} "
             f"(tx {sent.tx_hash}); follow it with `stbridge bridge status {sent.message_id}`",
             style="dim",
+            soft_wrap=True,
         )
 
     asyncio.run(go())
 
 
 @app.command()
-def status(message_id: str, config_path: ConfigOption = None) -> None:
+def status(message_id: str, config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Where a transfer is: dispatched, checkpointed, delivered, bounced, returned."""
     config = get_config(config_path)
 
     async def go() -> None:
         async with Session(config) as session:
             found = await transfer_status(session, message_id)
+        if as_json:
+            emit({"message_id": found.message_id, "origin": found.origin,
+                  "destination": found.destination, "nonce": found.nonce, "state": found.state,
+                  "stages": [{"name": s.name, "done": s.done, "detail": s.detail}
+                             for s in found.stages]})  # fmt: skip
+            return
         console.print(f"message {found.message_id}  {found.origin} -> {found.destination}, "
                       f"nonce {found.nonce}: [bold]{found.state}[/bold]")  # fmt: skip
         for stage in found.stages:
@@ -84,6 +104,7 @@ def status(message_id: str, config_path: ConfigOption = None) -> None:
 def show_balances(
     wallet: Annotated[str, typer.Option(help="The wallet to look up.")],
     config_path: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """A wallet's balance of every token on every chain."""
     config = get_config(config_path)
@@ -93,6 +114,12 @@ def show_balances(
         async with Session(config) as session:
             holdings = await balances(session, address)
             chains = [c.name for c in config.chains]
+        if as_json:
+            emit({"wallet": address, "tokens": [
+                {"symbol": h.symbol, "decimals": h.decimals, "total": str(h.total),
+                 "by_chain": {c: str(h.by_chain.get(c, 0)) for c in chains}}
+                for h in holdings]})  # fmt: skip
+            return
         table = Table(title=f"balances of {address}")
         table.add_column("token")
         for chain in chains:

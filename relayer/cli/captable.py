@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +13,7 @@ from relayer.actions.captable import CapTable, cap_table
 from relayer.actions.session import Session
 from relayer.cli.common import ConfigOption, console, err_console, format_amount, get_config
 from relayer.cli.lines import say
+from relayer.cli.output import JsonOption, emit, emit_failed_check
 from relayer.issuer_inputs import format_time, parse_cut
 
 AtBlockOption = Annotated[
@@ -25,7 +25,6 @@ AtBlockOption = Annotated[
         show_default=False,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def captable(
@@ -44,7 +43,12 @@ def captable(
 
     table = asyncio.run(go())
     if as_json:
-        console.print_json(json.dumps(captable_json(table)))
+        for problem in table.problems:
+            err_console.print(f"[red]mismatch:[/red] {problem}", soft_wrap=True)
+        if not table.ok:
+            raise emit_failed_check(captable_json(table), "the cap table does not reconcile")
+        emit(captable_json(table))
+        return
     else:
         _print_captable(table)
     for problem in table.problems:
@@ -154,7 +158,12 @@ def audit_command(
 
     report = asyncio.run(go())
     if as_json:
-        console.print_json(json.dumps(audit_json(report)))
+        for problem in report.problems:
+            err_console.print(f"[red]violation:[/red] {problem}", soft_wrap=True)
+        if not report.ok:
+            raise emit_failed_check(audit_json(report), "the audit found violations")
+        emit(audit_json(report))
+        return
     else:
         _print_audit(report)
     for problem in report.problems:

@@ -18,7 +18,8 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="TOML config file (default: configs/devnet.toml).",
+        envvar="STBRIDGE_CONFIG",
+        help="TOML config file (default: $STBRIDGE_CONFIG, else configs/devnet.toml).",
         show_default=False,
     ),
 ]

@@ -13,6 +13,7 @@ from chains import devnet
 from chains.anvil import find_anvil
 from chains.processes import process_alive, rpc_call
 from relayer.cli.common import ConfigOption, console, get_config, warn
+from relayer.cli.output import JsonOption, emit, emit_failed_check
 from relayer.errors import ChainError, DevnetError
 
 app = typer.Typer(help="Run the two local EVM chains.", no_args_is_help=True)
@@ -102,9 +103,26 @@ def print_state(state: devnet.DevnetState) -> None:
 
 
 @app.command()
-def status() -> None:
+def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show which chains are up and their head blocks (exit 1 when any is down)."""
+    if config_path is not None:
+        get_config(config_path)  # the devnet is the one in $STBRIDGE_HOME; a bad config is named
     state, chains = devnet.status()
+    if as_json:
+        doc = {
+            "running": state is not None,
+            "backend": None if state is None else state.backend,
+            "chains": [
+                {"name": c.name, "chain_id": c.chain_id, "rpc_url": c.rpc_url, "pid": c.pid,
+                 "up": c.problem is None, "problem": c.problem, "head": c.head}
+                for c in chains
+            ],
+        }  # fmt: skip
+        if state is None or any(c.problem for c in chains):
+            raise emit_failed_check(doc, "devnet is not running" if state is None else
+                                    "a chain is down")  # fmt: skip
+        emit(doc)
+        return
     if state is None:
         console.print("devnet is not running (`stbridge devnet up` starts it)")
         raise typer.Exit(1)
@@ -131,8 +149,11 @@ def restart(
     timeout: Annotated[
         float, typer.Option(min=1, help="Seconds to wait for the chain to answer again.")
     ] = 60.0,
+    config_path: ConfigOption = None,
 ) -> None:
     """Stop one chain and start it again on the same port with its state (anvil)."""
+    if config_path is not None:
+        get_config(config_path)
     proc = devnet.restart(chain, down_for=down_for, timeout=timeout)
     try:
         head: str = str(int(rpc_call(proc.rpc_url, "eth_blockNumber", timeout=2.0), 16))
@@ -145,8 +166,10 @@ def restart(
 
 
 @app.command()
-def down() -> None:
+def down(config_path: ConfigOption = None) -> None:
     """Stop the devnet's chains; nothing is left running."""
+    if config_path is not None:
+        get_config(config_path)
     stopped = devnet.down()
     if not stopped:
         console.print("devnet is not running")

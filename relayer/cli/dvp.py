@@ -16,7 +16,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from relayer.actions.dvp import accept_offer, claim_asset, lock_asset, make_offer, refund_legs
+from relayer.actions.dvp import (
+    LegLock,
+    accept_offer,
+    claim_asset,
+    lock_asset,
+    make_offer,
+    refund_legs,
+)
 from relayer.actions.dvp_files import all_records, resolve, secret_path
 from relayer.actions.dvp_status import TradeStatus, trade_status
 from relayer.actions.session import Session
@@ -30,6 +37,7 @@ from relayer.cli.common import (
     parse_amount,
     resolve_key,
 )
+from relayer.cli.output import JsonOption, emit
 from relayer.core.dvp import Leg, Offer
 from relayer.errors import InputError
 
@@ -120,7 +128,12 @@ def accept(
 
 
 @app.command()
-def lock(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = None) -> None:
+def lock(
+    trade: TradeArg,
+    key_env: KeyEnv = None,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Seller: check the buyer's payment leg on chain, then lock the tokens for the buyer."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, SELLER)
@@ -129,7 +142,10 @@ def lock(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = No
     async def go() -> None:
         async with Session(config) as session:
             done = await lock_asset(session, seller=key, record=record)
-        console.print(f"0x{done.lock_id.hex()}")
+        if as_json:
+            emit(_leg_lock_json(done))
+        else:
+            console.print(f"0x{done.lock_id.hex()}")
         _note(f"locked {_leg(record.offer.asset)} for {record.offer.buyer} until "
               f"{_when(done.expiry)} (tx {done.tx_hash}); you need not stay online: the relayer "
               "claims your payment when the buyer claims")  # fmt: skip
@@ -138,7 +154,12 @@ def lock(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = No
 
 
 @app.command()
-def claim(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = None) -> None:
+def claim(
+    trade: TradeArg,
+    key_env: KeyEnv = None,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Buyer: claim the tokens with the secret (this reveals it; the seller is then paid)."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, BUYER)
@@ -147,7 +168,10 @@ def claim(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = N
     async def go() -> None:
         async with Session(config) as session:
             done = await claim_asset(session, key=key, record=record)
-        console.print(done.tx_hash)
+        if as_json:
+            emit(_leg_lock_json(done))
+        else:
+            console.print(done.tx_hash)
         _note(f"claimed {_leg(record.offer.asset)} (lock 0x{done.lock_id.hex()[:12]}…)")
 
     asyncio.run(go())
@@ -161,6 +185,7 @@ def refund(
     ] = None,
     key_env: KeyEnv = None,
     config_path: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Give expired legs back to their senders (anyone may; your key pays the gas)."""
     if leg not in (None, "asset", "payment"):
@@ -172,6 +197,9 @@ def refund(
     async def go() -> None:
         async with Session(config) as session:
             done = await refund_legs(session, key=key, record=record, leg=leg)
+        if as_json:
+            emit({"refunded": [_leg_lock_json(d) for d in done]})
+            return
         for d in done:
             console.print(f"refunded the {d.leg} leg on {d.chain} (tx {d.tx_hash})")
 
@@ -179,7 +207,7 @@ def refund(
 
 
 @app.command()
-def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
+def status(trade: TradeArg, config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Both legs of a trade as the chains hold them now."""
     config = get_config(config_path)
     record = resolve(trade)
@@ -189,6 +217,9 @@ def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
             return await trade_status(session, record)
 
     found = asyncio.run(go())
+    if as_json:
+        emit(_trade_json(found))
+        return
     o = found.offer
     console.print(f"trade {o.trade}: [bold]{found.summary}[/bold]")
     console.print(f"  seller {o.seller}  buyer {o.buyer}  margin {o.margin_seconds} s")
@@ -204,10 +235,13 @@ def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
 
 
 @app.command("list")
-def list_trades(config_path: ConfigOption = None) -> None:
+def list_trades(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """The trades recorded here, with their state on chain."""
     config = get_config(config_path)
     records = all_records()
+    if as_json and not records:
+        emit({"trades": []})
+        return
     if not records:
         console.print("no trades recorded here yet (`stbridge dvp offer` or `accept` make one)")
         return
@@ -216,14 +250,47 @@ def list_trades(config_path: ConfigOption = None) -> None:
         async with Session(config) as session:
             return [await trade_status(session, r) for r in records]
 
+    trades = asyncio.run(go())
+    if as_json:
+        emit({"trades": [_trade_json(found) for found in trades]})
+        return
     table = Table()
     for column in ("trade", "asset", "payment", "seller", "buyer", "state"):
         table.add_column(column)
-    for found in asyncio.run(go()):
+    for found in trades:
         o = found.offer
         table.add_row(o.trade, _leg(o.asset), _leg(o.payment), o.seller[:10] + "…",
                       o.buyer[:10] + "…", found.summary)  # fmt: skip
     console.print(table)
+
+
+def _leg_lock_json(done: LegLock) -> dict[str, object]:
+    return {"trade": done.trade, "leg": done.leg, "chain": done.chain,
+            "lock_id": f"0x{done.lock_id.hex()}", "tx_hash": done.tx_hash,
+            "expiry": done.expiry or None}  # fmt: skip
+
+
+def _trade_json(found: TradeStatus) -> dict[str, object]:
+    """A trade for `dvp status|list --json`: the offer as its file has it, and each leg's
+    locks as the chains hold them."""
+    legs = {}
+    for state in (found.asset, found.payment):
+        legs[state.leg] = {
+            "receiver": state.receiver,
+            "agreed_expiry": state.agreed_expiry,
+            "locks": [
+                {"lock_id": f"0x{lk.lock_id.hex()}", "state": lk.state, "amount": str(lk.amount),
+                 "sender": lk.sender, "receiver": lk.receiver, "expiry": lk.expiry,
+                 "describe": state.describe(lk)}
+                for lk in state.locks
+            ],
+        }  # fmt: skip
+    return {
+        "trade": found.offer.trade,
+        "summary": found.summary,
+        "offer": found.offer.to_json(),
+        "legs": legs,
+    }
 
 
 def _leg(leg: Leg) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Annotated
 
@@ -20,8 +19,9 @@ from relayer.actions.investors import (
     update_investor,
 )
 from relayer.actions.session import Session
-from relayer.cli.common import ConfigOption, console, get_config, parse_address, resolve_key
+from relayer.cli.common import ConfigOption, get_config, parse_address, resolve_key
 from relayer.cli.lines import say
+from relayer.cli.output import JsonOption, emit
 from relayer.core.bodies import IdentityRecord
 from relayer.countries import describe
 from relayer.errors import InputError
@@ -204,7 +204,7 @@ def resync(
 @app.command()
 def show(
     wallet: WalletArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
     config_path: ConfigOption = None,
 ) -> None:
     """The home record and each mirror's copy (version, flags, whether it is behind)."""
@@ -217,7 +217,7 @@ def show(
 
     view = asyncio.run(go())
     if as_json:
-        console.print_json(json.dumps(_as_json(view)))
+        emit(_as_json(view))
         return
     say(f"investor {view.wallet}: {record_status(view.record, view.home_time)}")
     say(f"  home ({view.home_chain}): {_record_line(view.record)}")

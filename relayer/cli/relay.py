@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from relayer.cli.common import ConfigOption, LogFormatOption, console, get_config, warn
+from relayer.cli.output import JsonOption, emit
 from relayer.config import Config
 from relayer.daemon import Relayer
 from relayer.deployment import Deployment, load_deployment
@@ -93,30 +94,47 @@ def _when(epoch: float | None) -> str:
 def list_messages(
     config_path: ConfigOption = None,
     status: Annotated[
-        str | None, typer.Option(help="pending, submitted, delivered or failed.")
+        Status | None, typer.Option(help="Only messages in this state.", show_default=False)
+    ] = None,
+    lane: Annotated[
+        str | None,
+        typer.Option(help="Only one lane: ORIGIN->DESTINATION, e.g. a->b.", show_default=False),
+    ] = None,
+    from_chain: Annotated[
+        str | None,
+        typer.Option("--from", help="Only messages from this chain.", show_default=False),
+    ] = None,
+    to_chain: Annotated[
+        str | None, typer.Option("--to", help="Only messages to this chain.", show_default=False)
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: JsonOption = False,
 ) -> None:
-    """List messages, newest first."""
-    wanted: Status | None = None
-    if status is not None:
-        try:
-            wanted = Status(status)
-        except ValueError:
-            raise InputError(
-                f"unknown status {status!r}: use pending, submitted, delivered or failed"
-            ) from None
+    """List messages, newest first, with their full ids."""
+    if lane is not None:
+        origin_name, arrow, destination_name = (part.strip() for part in lane.partition("->"))
+        if not arrow or not origin_name or not destination_name:
+            raise InputError(f"--lane {lane!r}: write ORIGIN->DESTINATION, e.g. a->b")
+        if from_chain not in (None, origin_name) or to_chain not in (None, destination_name):
+            raise InputError(f"--lane {lane!r} contradicts --from/--to: give one or the other")
+        from_chain, to_chain = origin_name, destination_name
 
     async def go(config: Config, store: Store) -> None:
         names = {c.chain_id: c.name for c in config.chains}
-        rows = await store.messages(status=wanted, limit=limit)
+        origin = _chain_id(config, from_chain)
+        destination = _chain_id(config, to_chain)
+        rows = await store.messages(
+            status=status, origin=origin, destination=destination, limit=limit
+        )
+        if as_json:
+            emit({"messages": [_message_json(m, names) for m in rows], "count": len(rows)})
+            return
         table = Table()
         for column in ("id", "lane", "nonce", "status", "attempts", "dispatched", "last error"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "id")
         for m in rows:
-            lane = f"{names.get(m.origin, m.origin)}->{names.get(m.destination, m.destination)}"
             table.add_row(
-                m.id_hex[:18] + "…", lane, str(m.nonce), m.status.value, str(m.attempts),
+                m.id_hex, _lane(m, names), str(m.nonce), m.status.value, str(m.attempts),
                 _when(m.dispatched_at), (m.last_error or "")[:60],
             )  # fmt: skip
         console.print(table)
@@ -125,13 +143,58 @@ def list_messages(
     asyncio.run(_with_store(config_path, go))
 
 
+def _chain_id(config: Config, name: str | None) -> int | None:
+    if name is None:
+        return None
+    for chain in config.chains:
+        if chain.name == name:
+            return chain.chain_id
+    known = ", ".join(c.name for c in config.chains)
+    raise InputError(f"no chain named {name!r} (the config's chains: {known})")
+
+
+def _lane(m: MessageRow, names: dict[int, str]) -> str:
+    return f"{names.get(m.origin, m.origin)}->{names.get(m.destination, m.destination)}"
+
+
+def _message_json(m: MessageRow, names: dict[int, str]) -> dict[str, object]:
+    """A message as `messages list|show --json` print it (times in Unix seconds)."""
+    return {
+        "id": m.id_hex,
+        "lane": _lane(m, names),
+        "origin": names.get(m.origin, str(m.origin)),
+        "destination": names.get(m.destination, str(m.destination)),
+        "origin_chain_id": m.origin,
+        "destination_chain_id": m.destination,
+        "nonce": m.nonce,
+        "status": m.status.value,
+        "attempts": m.attempts,
+        "last_error": m.last_error,
+        "next_attempt_at": m.next_attempt_at if m.status == Status.FAILED else None,
+        "dispatched_at": m.dispatched_at,
+        "delivered_at": m.delivered_at,
+        "transactions": {
+            "dispatch": m.dispatch_tx,
+            "dispatch_block": m.dispatch_block,
+            "submitted": m.tx_hash,
+            "delivered": m.deliver_tx,
+            "delivered_block": m.delivered_block,
+        },
+    }
+
+
 @messages_app.command("show")
-def show_message(message_id: str, config_path: ConfigOption = None) -> None:
+def show_message(
+    message_id: str, config_path: ConfigOption = None, as_json: JsonOption = False
+) -> None:
     """Everything the store knows about one message."""
 
     async def go(config: Config, store: Store) -> None:
         m = await resolve_message(store, message_id)
         names = {c.chain_id: c.name for c in config.chains}
+        if as_json:
+            emit(_message_json(m, names))
+            return
         origin = names.get(m.origin, str(m.origin))
         destination = names.get(m.destination, str(m.destination))
         delivered = ""

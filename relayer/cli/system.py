@@ -19,6 +19,7 @@ from relayer.actions.onboard import onboard_devnet
 from relayer.actions.session import Session
 from relayer.cli.common import ConfigOption, console, get_config
 from relayer.cli.devnet import _backend, print_state
+from relayer.cli.output import JsonOption, emit
 from relayer.config import Config
 from relayer.daemon import Relayer
 from relayer.deploy import deploy as run_deploy
@@ -28,12 +29,42 @@ from relayer.store import Status, Store, open_store, relayer_owner
 from relayer.telemetry.logging import configure_logging, register_secrets
 
 
-def deploy(config_path: ConfigOption = None) -> None:
+def deploy(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Deploy and wire every contract on every chain (a second run changes nothing)."""
+    import json
+
     config = get_config(config_path)
     report = asyncio.run(run_deploy(config))
+    if as_json:
+        emit({"fresh": report.fresh, "changes": report.changes,
+              "deployment": json.loads(report.deployment.to_json())})  # fmt: skip
+        return
     for line in describe(report):
         console.print(line)
+
+
+def onboard(config_path: ConfigOption = None) -> None:
+    """Devnet: records for the config's investors and traders, and their holdings (idempotent).
+
+    What `stbridge up` does after deploying, for a devnet started otherwise (docker
+    compose): every investor and trader gets a home record, investors and the seller
+    security tokens, traders payment tokens on every chain.
+    """
+    from relayer.errors import ConfigError
+
+    config = get_config(config_path)
+    if not config.accounts.devnet_only:
+        raise ConfigError("onboard gives devnet accounts tokens: the config is not a devnet's")
+
+    async def go() -> None:
+        async with Session(config) as session:
+            onboarded = await onboard_devnet(session)
+        console.print(
+            f"onboarded {len(onboarded.records)} account(s), "
+            f"minted {len(onboarded.minted)} holding(s)"
+        )
+
+    asyncio.run(go())
 
 
 def up(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -24,6 +23,7 @@ from relayer.cli.common import (
     resolve_key,
 )
 from relayer.cli.lines import say
+from relayer.cli.output import JsonOption, emit
 from relayer.config import Config, PrivateKey
 from relayer.countries import by_numeric
 from relayer.errors import InputError
@@ -178,7 +178,7 @@ _pause_command(False)
 @rules_app.command("show")
 def rules_show(
     token: TokenOption,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonOption = False,
     config_path: ConfigOption = None,
 ) -> None:
     """The rules on every chain; a chain whose rules differ from the home chain's is flagged."""
@@ -187,7 +187,7 @@ def rules_show(
     views = _with_session(config, lambda s: token_admin.read_rules(s, token))
     home = next(v for v in views if v.chain == config.home)
     if as_json:
-        console.print_json(json.dumps([_view_json(v, v.rules() != home.rules()) for v in views]))
+        emit([_view_json(v, v.rules() != home.rules()) for v in views])
         return
     table = Table(title=f"{symbol} rules")
     table.add_column("rule")

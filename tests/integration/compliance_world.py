@@ -137,7 +137,11 @@ class Result:
     err: str
 
     def json(self) -> Any:
-        return json.loads(self.out)
+        """The data of the command's ``--json`` envelope (relayer/cli/output.py)."""
+        doc = json.loads(self.out)
+        assert doc["ok"] == (self.code == 0), doc
+        assert doc["command"], doc
+        return doc["data"]
 
 
 class Cli:
