@@ -350,14 +350,14 @@ class Config(_Strict):
                 )
         if self.validators.mode == "remote" and not self.validators.urls:
             raise _KeyedError("validators.urls", "remote validators need their URLs")
-        names = {c.name for c in self.chains}
+        chain_names = {c.name for c in self.chains}
         for i, route in enumerate(self.relayer.policy.allow):
             origin, destination = route.lane.split("->")
-            if origin not in names or destination not in names or origin == destination:
+            if origin not in chain_names or destination not in chain_names or origin == destination:
                 raise _KeyedError(
                     f"relayer.policy.allow[{i}].lane",
                     f"{route.lane!r} is not a lane between two of the chains "
-                    f"({', '.join(sorted(names))})",
+                    f"({', '.join(sorted(chain_names))})",
                 )
         return self
 

@@ -22,7 +22,7 @@ from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc, revert_data
 from relayer.chain.sender import TxSender, decode_signed
 from relayer.errors import ChainError
-from relayer.pipeline.refusal import retry_at, terminal
+from relayer.pipeline.refusal import failure, retry_at, terminal
 from relayer.store import Store, TxRow, TxStatus
 from relayer.store.models import NEVER
 from relayer.telemetry.logging import get_logger
@@ -296,10 +296,8 @@ class Confirmer:
                     self.metrics.refused.labels(f"{origin}->{self.rpc.name}", name).inc()
             self.log.warning("message refused", count=len(ids), reason=reason)
             return
-        when = retry_at(attempts, self.max_attempts)
+        reason, when = failure(reason, attempts, self.max_attempts)
         if when >= NEVER:
-            tries = f"attempt {attempts + 1} of {self.max_attempts}"
-            reason = f"{reason} ({tries}: waits for `messages retry`)"
             self.log.warning(
                 "message gave up; waits for an operator", count=len(ids), reason=reason
             )

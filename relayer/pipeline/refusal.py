@@ -56,3 +56,12 @@ def retry_at(attempts: int, max_attempts: int, *, backoff: bool = True) -> float
     if attempts + 1 >= max_attempts:
         return NEVER
     return next_attempt(attempts) if backoff else 0.0
+
+
+def failure(reason: str, attempts: int, max_attempts: int) -> tuple[str, float]:
+    """The reason to store for a transient failure, and when to try again: the reason
+    says so when the attempts ran out and the message waits for an operator."""
+    when = retry_at(attempts, max_attempts)
+    if when >= NEVER:
+        reason = f"{reason} (attempt {attempts + 1} of {max_attempts}: waits for `messages retry`)"
+    return reason, when

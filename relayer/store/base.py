@@ -161,6 +161,10 @@ class Store(ABC):
         """Ignored messages the policy now carries: pending again, due now."""
 
     @abstractmethod
+    async def postpone(self, ids: Sequence[bytes], until: float, reason: str) -> None:
+        """Pending or failed messages that may not go before ``until`` (no attempt counted)."""
+
+    @abstractmethod
     async def mark_refused(self, ids: Sequence[bytes], error: str) -> None:
         """A revert no retry can change: refused with the reason (attempts + 1), never due."""
 

@@ -328,6 +328,22 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
 
         await self.db.run(mark)
 
+    async def postpone(self, ids: Sequence[bytes], until: float, reason: str) -> None:
+        if not ids:
+            return
+        now = self._clock()
+
+        async def mark(cur: Cursor) -> None:
+            await _lock_messages(cur, ids)
+            await cur.execute(
+                "UPDATE messages SET next_attempt_at = %s, last_error = %s, updated_at = %s, "
+                "lease_owner = NULL, lease_until = NULL WHERE id = ANY(%s) "
+                "AND status IN ('pending', 'failed')",
+                (until, reason[:1000], now, sorted(set(ids))),
+            )
+
+        await self.db.run(mark)
+
     async def mark_refused(self, ids: Sequence[bytes], error: str) -> None:
         if not ids:
             return

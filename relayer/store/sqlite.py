@@ -332,6 +332,16 @@ class SqliteStore(Store):
                 [(now, i) for i in ids],
             )
 
+    async def postpone(self, ids: Sequence[bytes], until: float, reason: str) -> None:
+        now = self._clock()
+        with self._write() as db:
+            db.executemany(
+                "UPDATE messages SET next_attempt_at = ?, last_error = ?, updated_at = ?, "
+                "lease_owner = NULL, lease_until = NULL WHERE id = ? "
+                "AND status IN ('pending', 'failed')",
+                [(until, reason[:1000], now, i) for i in ids],
+            )
+
     async def mark_refused(self, ids: Sequence[bytes], error: str) -> None:
         now = self._clock()
         with self._write() as db:

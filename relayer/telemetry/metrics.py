@@ -112,9 +112,9 @@ class Metrics:
             "Messages refused for good: a revert no retry can change (by error name)",
             ["lane", "reason"], registry=r,
         )  # fmt: skip
-        self.isolated = Counter(
-            "stbridge_messages_isolated_total",
-            "Messages taken out of a batch because a simulation of it reverted",
+        self.bisections = Counter(
+            "stbridge_batch_bisections_total",
+            "Batches split in halves because their simulation reverted",
             ["lane"], registry=r,
         )  # fmt: skip
         self.simulations = Counter(
