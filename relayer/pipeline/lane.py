@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -344,9 +345,9 @@ class LaneWorker:
                 reason=revert,
             )  # fmt: skip
             await self.store.release(ids)
-            half = len(batch) // 2
-            return await self._submit(batch[:half], checkpoint) + await self._submit(
-                batch[half:], checkpoint
+            cut = _cut(revert, start, len(batch))
+            return await self._submit(batch[:cut], checkpoint) + await self._submit(
+                batch[cut:], checkpoint
             )
         try:
             tx = await self.sender.send(
@@ -407,6 +408,22 @@ class LaneWorker:
         if self.metrics:
             self.metrics.failed.labels(*self._labels()).inc(len(batch))
         self.log.warning("delivery failed", messages=len(batch), reason=reason)
+
+
+_OUT_OF_GAS_AT = re.compile(r"^InsufficientGas\(nonce=(\d+),")
+
+
+def _cut(reason: str, start: int, size: int) -> int:
+    """Where to split a batch that would revert: before the message the mailbox ran out
+    of gas at (the ones before it fit), else in the middle."""
+    match = _OUT_OF_GAS_AT.match(reason)
+    if match is not None:
+        cut = int(match.group(1)) - start
+        if 0 < cut < size:
+            return cut
+        if cut == 0 and size > 1:
+            return 1
+    return size // 2
 
 
 def _runs(messages: Sequence[MessageRow]) -> list[list[MessageRow]]:
