@@ -26,7 +26,7 @@ from relayer.pipeline.compliance_order import records_first
 from relayer.pipeline.indexer import ChainIndexer
 from relayer.pipeline.origin import OriginTree
 from relayer.pipeline.policy import DeliveryPolicy
-from relayer.pipeline.refusal import failure, terminal
+from relayer.pipeline.refusal import batch_wide, failure, terminal
 from relayer.store import MessageRow, Store, StoredCheckpoint
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
@@ -335,7 +335,7 @@ class LaneWorker:
                 batch[half:], checkpoint
             )
         if revert is not None:
-            if len(batch) == 1:
+            if len(batch) == 1 or batch_wide(revert):
                 await self._reject(batch, f"batch would revert: {revert}")
                 return 0
             if self.metrics:

@@ -33,6 +33,20 @@ TERMINAL = frozenset(
         "ZeroWallet",
     }
 )
+# reverts about the checkpoint or its proof, not about any one message: splitting the
+# batch cannot help (the whole batch backs off)
+BATCH_WIDE = frozenset(
+    {
+        "BelowThreshold",
+        "InvalidSignature",
+        "SignersNotAscending",
+        "NotValidator",
+        "UnknownOrigin",
+        "ZeroRoot",
+        "InvalidProof",
+        "NonceBeyondCheckpoint",
+    }
+)
 _ERROR_NAME = re.compile(r"(?:^|: )([A-Z][A-Za-z0-9]*)\(")
 
 
@@ -46,6 +60,11 @@ def terminal(reason: str) -> str | None:
     """The error name when ``reason`` is a revert no retry can change, else None."""
     name = error_name(reason)
     return name if name in TERMINAL else None
+
+
+def batch_wide(reason: str) -> bool:
+    """Whether a batch's revert is about its checkpoint or proof, not one message."""
+    return error_name(reason) in BATCH_WIDE
 
 
 def retry_at(attempts: int, max_attempts: int, *, backoff: bool = True) -> float:

@@ -8,7 +8,7 @@ from relayer.config import parse_config
 from relayer.deployment import ChainDeployment, Deployment
 from relayer.errors import ConfigError
 from relayer.pipeline.policy import DeliveryPolicy, SenderBudget, deployment_routes, word
-from relayer.pipeline.refusal import failure, retry_at, terminal
+from relayer.pipeline.refusal import batch_wide, failure, retry_at, terminal
 from relayer.store.models import NEVER
 from tests.helpers import devnet_raw
 
@@ -144,3 +144,9 @@ def test_attempts_are_capped() -> None:
     reason, when = failure("handler reverted: LaneIsPaused(domain=1)", 11, 12)
     assert when == NEVER
     assert reason.endswith("(attempt 12 of 12: waits for `messages retry`)")
+
+
+def test_checkpoint_reverts_are_not_bisected() -> None:
+    assert batch_wide("BelowThreshold(valid=1, threshold=2)")
+    assert batch_wide("InvalidProof()")
+    assert not batch_wide("InsufficientGas(nonce=3, gasLeft=1)")
