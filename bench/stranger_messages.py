@@ -9,9 +9,11 @@ they do to the latency of honest transfers sent beside them.
    funded on both chains and deploys on b a contract whose ``handle`` burns all the gas
    it gets (tests/fixtures/stranger/GasBurner.sol).
 2. Three runs, each with a fresh relayer store, the relayer in-process:
-   - **baseline**: only the honest transfers;
+   - **open**: ``mode = "open"`` with ``--budget`` gas per sender per hour;
    - **deployment**: the default policy;
-   - **open**: ``mode = "open"`` with ``--budget`` gas per sender per hour.
+   - **baseline**: only the honest transfers (default policy).
+   Each relayer indexes the whole history, so the open run goes first: after the
+   others, it would carry their strangers' messages too.
    In each run with a stranger, ``--messages`` stranger messages go through
    ``Mailbox.dispatch`` on a: 70% to the burner, 10% each to an address without code
    (InvalidRecipient), to the deployment's bridge on b (UnknownSender) and to a domain
@@ -183,15 +185,20 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--block-time", type=float, default=1.0)
     parser.add_argument("--budget", type=int, default=5_000_000)
+    parser.add_argument("--runs", default="open,deployment,baseline")
     args = parser.parse_args()
     if args.messages < 1 or args.honest < 1 or args.window <= 0:
         parser.error("--messages and --honest must be at least 1, --window positive")
     configure_logging("console", "warning")
+    # open first: every relayer indexes the whole history, and an open relayer after the
+    # others would also carry their strangers' messages (the default policy ignores them)
     runs = [
-        ("baseline", None),
-        ("deployment", None),
         ("open", {"mode": "open", "open_gas_per_sender_per_hour": args.budget}),
+        ("deployment", None),
+        ("baseline", None),
     ]
+    wanted = set(args.runs.split(","))
+    runs = [(name, policy) for name, policy in runs if name in wanted]
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="stbridge-stranger-") as tmp:
         directory = Path(tmp)

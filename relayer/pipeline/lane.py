@@ -226,6 +226,10 @@ class LaneWorker:
                 waiting.setdefault(free_at, []).append(m.id)
                 continue
             carried.append(m)
+            # open mode: what this try may cost counts now, so the round's next messages
+            # of the same sender see it (its handler may burn all of its allowance)
+            cost = HANDLER_GAS + int(self.gas.per_message or 80_000)
+            self.policy.charge(m.origin, m.destination, m.sender, m.recipient, cost)
         if ignored:
             await self.store.mark_ignored(ignored)
             if self.metrics:
@@ -365,10 +369,6 @@ class LaneWorker:
         self.log.info(
             "batch submitted", messages=len(batch), nonces=f"{start}..{end}", tx=tx.hash, gas=gas
         )
-        if self.policy is not None:  # open mode: what the batch may cost counts per sender
-            share = max(gas - HANDLER_RESERVE, 0) // len(batch) + HANDLER_GAS
-            for m in batch:
-                self.policy.charge(m.origin, m.destination, m.sender, m.recipient, share)
         return len(batch)
 
     async def _simulate(self, data: bytes, gas: int) -> str | None:
