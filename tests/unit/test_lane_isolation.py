@@ -86,3 +86,24 @@ async def test_the_deployments_own_batch_is_not_simulated(tmp_path: Path) -> Non
         assert lane._suspect([await lane.store.message(message(0).id)])  # type: ignore[list-item]
     finally:
         await lane.store.close()
+
+
+async def test_a_narrowed_policy_ignores_stored_pending_messages(tmp_path: Path) -> None:
+    """Indexed as pending under an open policy; the relayer restarted with the default."""
+    lane, sender = await poisoned_lane(tmp_path, poison=True)
+    try:
+        lane.policy = DeliveryPolicy(
+            mode="deployment", routes={(65001, 65002, APP, PEER)},
+            chain_names={65001: "a", 65002: "b"},
+        )  # fmt: skip
+        assert await lane.step() == 5  # 0..2 and 4..5, in two batches
+        row = await lane.store.message(message(3).id)
+        assert row is not None and row.status == Status.IGNORED
+        assert row.last_error == (
+            f"sender 0x{STRANGER.hex()} on a is not one of this deployment's applications "
+            "(delivery policy: deployment)"
+        )
+        assert lane.rpc.calls == 0  # type: ignore[attr-defined]
+        assert len(sender.sent) == 2
+    finally:
+        await lane.store.close()
