@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from eth_account import Account
+from eth_utils.address import is_address
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -186,6 +187,44 @@ class ValidatorsConfig(_Strict):
     urls: list[str] = []  # where remote validators serve signed checkpoints
 
 
+class PolicyRoute(_Strict):
+    """One (origin sender, destination recipient) pair a lane may carry, beyond the
+    deployment's own applications."""
+
+    lane: str  # "ORIGIN->DESTINATION", by chain name
+    sender: str  # the contract (or account) that dispatched on the origin
+    recipient: str  # the contract that handles it on the destination
+
+    @field_validator("lane")
+    @classmethod
+    def _lane(cls, value: str) -> str:
+        parts = value.split("->")
+        if len(parts) != 2 or not all(_NAME.match(p.strip()) for p in parts):
+            raise ValueError(f'{value!r} is not a lane like "a->b" (chain names)')
+        return "->".join(p.strip() for p in parts)
+
+    @field_validator("sender", "recipient")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not is_address(value):
+            raise ValueError(f"{value!r} is not a 0x-prefixed 20-byte address")
+        return value.lower()
+
+
+class PolicyConfig(_Strict):
+    """What the relayer carries (``[relayer.policy]``).
+
+    ``deployment``: only messages between the deployment's applications (bridges, the
+    registry and its mirrors) plus ``allow``. ``allow-list``: the same (the name says the
+    operator widened it). ``open``: every message, each origin sender spending at most
+    ``open_gas_per_sender_per_hour`` of the relayer's gas.
+    """
+
+    mode: Literal["deployment", "allow-list", "open"] = "deployment"
+    allow: list[PolicyRoute] = []
+    open_gas_per_sender_per_hour: Annotated[int, Field(ge=0)] = 5_000_000
+
+
 class RelayerConfig(_Strict):
     """The daemon's settings."""
 
@@ -205,6 +244,10 @@ class RelayerConfig(_Strict):
     # seconds a lane's claim on messages keeps other relayers sharing the store off them;
     # a dead relayer's claims pass to another one after this long
     lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 60.0
+    # which messages the relayer pays for; the rest are stored as ignored
+    policy: PolicyConfig = PolicyConfig()
+    # failed attempts after which a message waits for an operator (`messages retry`)
+    max_attempts: Annotated[int, Field(ge=1, le=10_000)] = 12
 
     @field_validator("batch_wait", "poll_interval", "stuck_after", "lease_seconds", mode="before")
     @classmethod
@@ -317,6 +360,15 @@ class Config(_Strict):
                 )
         if self.validators.mode == "remote" and not self.validators.urls:
             raise _KeyedError("validators.urls", "remote validators need their URLs")
+        chain_names = {c.name for c in self.chains}
+        for i, route in enumerate(self.relayer.policy.allow):
+            origin, destination = route.lane.split("->")
+            if origin not in chain_names or destination not in chain_names or origin == destination:
+                raise _KeyedError(
+                    f"relayer.policy.allow[{i}].lane",
+                    f"{route.lane!r} is not a lane between two of the chains "
+                    f"({', '.join(sorted(chain_names))})",
+                )
         return self
 
     def chain(self, name: str) -> ChainConfig:

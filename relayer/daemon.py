@@ -26,8 +26,9 @@ from relayer.pipeline.dvp import DvpWatcher
 from relayer.pipeline.indexer import ChainIndexer, LogSink, fan_out
 from relayer.pipeline.lane import LaneConfig, LaneWorker
 from relayer.pipeline.origin import MailboxSink, OriginTree
+from relayer.pipeline.policy import DeliveryPolicy
 from relayer.pipeline.validator import CheckpointSigner, RemoteCheckpointCollector
-from relayer.store import Store, TxRow
+from relayer.store import Status, Store, TxRow
 from relayer.store.writer import WriterGuard
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
@@ -97,6 +98,7 @@ class Relayer:
     async def _build(self) -> None:
         config, deployment, parts = self.config, self.deployment, self.parts
         names = {c.chain_id: c.name for c in config.chains}
+        self.policy = DeliveryPolicy.from_config(config, deployment)
         validator_addresses = [k.address for k in config.accounts.validators]
         parts.dvp = DvpWatcher(
             store=self.store,
@@ -125,6 +127,7 @@ class Relayer:
                 names_by_id=names,
                 bridge=bridge,
                 metrics=self.metrics,
+                policy=self.policy,
             )
             addresses = [mailbox] + ([bridge] if bridge else [])
             timelock = deployed.contracts.get("HashedTimelock")
@@ -170,6 +173,7 @@ class Relayer:
                 metrics=self.metrics,
                 # a relayer sharing the store silent for a lease period is taken for dead
                 adopt_after=config.relayer.lease_seconds,
+                max_attempts=config.relayer.max_attempts,
             )
         for origin_chain in config.chains:
             for destination in config.chains:
@@ -196,7 +200,32 @@ class Relayer:
                     sender=parts.senders[destination.name],
                     store=self.store,
                     metrics=self.metrics,
+                    policy=self.policy,
+                    max_attempts=config.relayer.max_attempts,
                 )
+        await self._reconsider_ignored()
+
+    async def _reconsider_ignored(self) -> None:
+        """Ignored messages the policy carries now (the operator widened it): pending."""
+        page = 100_000
+        while True:
+            rows = await self.store.messages(status=Status.IGNORED, limit=page)
+            carried = [
+                r.id
+                for r in rows
+                if self.policy.verdict(r.origin, r.destination, r.sender, r.recipient).carried
+            ]
+            await self.store.unignore(carried)
+            if carried:
+                self.log.info("ignored messages the policy now carries", count=len(carried))
+            if len(rows) < page or not carried:
+                return
+
+    def _on_reverted(self, tx: TxRow) -> None:
+        """A batch reverted as a whole: its lane simulates and bisects the next batches."""
+        for (o, d), lane in self.parts.lanes.items():
+            if tx.purpose == f"processBatch {o}->{d}":
+                lane.batch_reverted()
 
     def _on_out_of_gas(self, tx: TxRow) -> None:
         """A delivery ran out of gas: its lane estimates its next batch afresh."""
@@ -215,6 +244,7 @@ class Relayer:
             await self._build()
             for confirmer in self.parts.confirmers.values():
                 confirmer.on_out_of_gas = self._on_out_of_gas
+                confirmer.on_reverted = self._on_reverted
             if self.serve_telemetry:
                 self.telemetry = TelemetryServer(
                     self.metrics,

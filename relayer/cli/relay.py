@@ -19,6 +19,7 @@ from relayer.daemon import Relayer
 from relayer.deployment import Deployment, load_deployment
 from relayer.errors import InputError, NotFound
 from relayer.store import MessageRow, Status, Store, open_store, relayer_owner
+from relayer.store.models import NEVER
 from relayer.telemetry.logging import configure_logging, register_secrets
 
 messages_app = typer.Typer(help="Inspect and retry relayed messages.", no_args_is_help=True)
@@ -209,7 +210,7 @@ def show_message(
             ("dispatched", f"{_when(m.dispatched_at)} block {m.dispatch_block} tx {m.dispatch_tx}"),
             ("submitted in", m.tx_hash or ""),
             ("delivered", delivered),
-            ("next attempt", _when(m.next_attempt_at) if m.status == Status.FAILED else ""),
+            ("next attempt", _next_attempt(m.next_attempt_at) if m.status == Status.FAILED else ""),
             ("last error", m.last_error or ""),
         ]  # fmt: skip
         for key, value in lines:
@@ -217,6 +218,10 @@ def show_message(
                 console.print(f"[bold]{key:>13}[/bold]  {value}")
 
     asyncio.run(_with_store(config_path, go))
+
+
+def _next_attempt(at: float) -> str:
+    return "none: waits for `stbridge messages retry`" if at >= NEVER else _when(at)
 
 
 @messages_app.command("retry")
@@ -229,6 +234,11 @@ def retry_message(message_id: str, config_path: ConfigOption = None) -> None:
             raise InputError(f"message {m.id_hex} is already delivered")
         if m.status == Status.SUBMITTED:
             raise InputError(f"message {m.id_hex} is in transaction {m.tx_hash}, not yet final")
+        if m.status == Status.IGNORED:
+            raise InputError(
+                f"message {m.id_hex} is outside the delivery policy ({m.last_error}): "
+                "add its route to relayer.policy.allow and restart the relayer"
+            )
         await store.retry_now(m.id)
         console.print(f"message {m.id_hex} will be retried now")
 

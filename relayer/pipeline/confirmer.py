@@ -22,8 +22,9 @@ from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc, revert_data
 from relayer.chain.sender import FeeAboveCap, TxSender, decode_signed
 from relayer.errors import ChainError
-from relayer.pipeline.backoff import next_attempt
+from relayer.pipeline.refusal import failure, retry_at, terminal
 from relayer.store import Store, TxRow, TxStatus
+from relayer.store.models import NEVER
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 
@@ -43,6 +44,7 @@ class Confirmer:
         mailbox: str,
         metrics: Metrics | None = None,
         adopt_after: float | None = None,
+        max_attempts: int = 12,
     ) -> None:
         self.sender = sender
         self.rpc: ChainRpc = sender.rpc
@@ -63,6 +65,9 @@ class Confirmer:
         self._adopted_broadcast: dict[str, float] = {}  # tx hash -> when sent again
         self.on_out_of_gas: Callable[[TxRow], None] | None = None
         self._over_cap: set[str] = set()  # stuck transactions the fee cap keeps as they are
+        # a batch of several messages reverted as a whole: its lane simulates and bisects
+        self.on_reverted: Callable[[TxRow], None] | None = None
+        self.max_attempts = max_attempts
         self.log = get_logger("confirmer", chain=self.rpc.name)
 
     async def run(self) -> None:
@@ -263,8 +268,7 @@ class Confirmer:
             )
             for message_id, reason in failed.items():
                 row = await self.store.message(message_id)
-                attempts = row.attempts if row else 0
-                await self.store.mark_failed([message_id], reason, next_attempt(attempts))
+                await self._settle_failure([message_id], reason, row.attempts if row else 0)
             await self.store.set_tx_status(tx.hash, TxStatus.MINED, block)
             await self._measure(delivered, failed, when)
             return
@@ -273,9 +277,17 @@ class Confirmer:
             self.metrics.tx_reverted.labels(self.rpc.name).inc()
         rows = [await self.store.message(i) for i in ids]
         attempts = max((r.attempts for r in rows if r), default=0)
-        await self.store.mark_failed(
-            sorted(ids), f"transaction reverted: {reason}", next_attempt(attempts)
-        )
+        if len(ids) > 1 and self.on_reverted is not None:
+            # one of them may sink the others: due now, and the lane simulates and
+            # bisects the next round instead of making them all wait out a backoff
+            self.on_reverted(tx)
+            await self.store.mark_failed(
+                sorted(ids),
+                f"transaction reverted: {reason}",
+                retry_at(attempts, self.max_attempts, backoff=False),
+            )
+        else:
+            await self._settle_failure(sorted(ids), f"transaction reverted: {reason}", attempts)
         await self.store.set_tx_status(tx.hash, TxStatus.MINED, block)
         self.log.warning("delivery transaction reverted", tx=tx.hash, reason=reason)
 
@@ -292,6 +304,26 @@ class Confirmer:
         price = int(receipt.get("effectiveGasPrice", "0x0"), 16)
         self.metrics.gas_spent.labels(origin, destination).inc(used)
         self.metrics.fees_paid.labels(origin, destination).inc(used * price / 10**18)
+
+    async def _settle_failure(self, ids: Sequence[bytes], reason: str, attempts: int) -> None:
+        """A revert no retry changes refuses the messages; any other is retried with
+        backoff until the attempts run out, then waits for an operator."""
+        name = terminal(reason)
+        if name is not None:
+            await self.store.mark_refused(ids, reason)
+            if self.metrics:
+                for message_id in ids:
+                    row = await self.store.message(message_id)
+                    origin = self.names.get(row.origin, str(row.origin)) if row else "?"
+                    self.metrics.refused.labels(f"{origin}->{self.rpc.name}", name).inc()
+            self.log.warning("message refused", count=len(ids), reason=reason)
+            return
+        reason, when = failure(reason, attempts, self.max_attempts)
+        if when >= NEVER:
+            self.log.warning(
+                "message gave up; waits for an operator", count=len(ids), reason=reason
+            )
+        await self.store.mark_failed(ids, reason, when)
 
     def _outcomes(self, receipt: Mapping[str, Any]) -> tuple[list[bytes], dict[bytes, str]]:
         """Delivered ids (Process: the id is its first indexed topic) and failed ones."""

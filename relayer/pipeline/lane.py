@@ -12,25 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from relayer.chain import contracts
-from relayer.chain.rpc import CallReverted, ChainRpc, revert_data
+from relayer.chain.rpc import CallReverted, ChainRpc, RpcError, revert_data
 from relayer.chain.sender import TxSender
 from relayer.core.checkpoint import pack_signatures
 from relayer.errors import ChainError, InsufficientFunds, LeaseLost
-from relayer.pipeline.backoff import next_attempt
 from relayer.pipeline.compliance_order import records_first
 from relayer.pipeline.indexer import ChainIndexer
 from relayer.pipeline.origin import OriginTree
+from relayer.pipeline.policy import DeliveryPolicy
+from relayer.pipeline.refusal import batch_wide, failure, terminal
 from relayer.store import MessageRow, Store, StoredCheckpoint
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 
 LEASE_SECONDS = 60.0  # the default of relayer.lease_seconds
 HANDLER_RESERVE = 600_000  # the mailbox wants 540k left before each handler; plus its own checks
+HANDLER_GAS = 500_000  # what one handler may burn (Mailbox.HANDLER_GAS)
 
 
 class GasModel:
@@ -94,6 +97,8 @@ class LaneWorker:
         sender: TxSender,
         store: Store,
         metrics: Metrics | None = None,
+        policy: DeliveryPolicy | None = None,
+        max_attempts: int = 12,
     ) -> None:
         self.config = config
         self.origin = origin
@@ -108,6 +113,10 @@ class LaneWorker:
         self._delivered_word = mailbox.fn("deliveredWord")
         self.gas = GasModel()
         self.halted: str | None = None
+        self.policy = policy  # None: every message is carried (tools, unit tests)
+        self.max_attempts = max_attempts
+        # after a batch reverted, every batch is simulated (and bisected) until then
+        self.simulate_until = 0.0
         self.wake = asyncio.Event()
         self.log = get_logger("lane", lane=f"{config.origin_name}->{config.destination_name}")
 
@@ -186,6 +195,9 @@ class LaneWorker:
         return await self._deliver(due, checkpoint) if due else 0
 
     async def _deliver(self, due: list[MessageRow], checkpoint: StoredCheckpoint) -> int:
+        due = await self._apply_policy(due)
+        if not due:
+            return 0
         due = await self._drop_delivered(due)
         sent = 0
         for group in records_first(due):  # a newer record before a transfer to its wallet
@@ -193,9 +205,60 @@ class LaneWorker:
                 while run:
                     size = self._batch_size()  # grows once the first batch taught the gas model
                     batch, run = run[:size], run[size:]
-                    if await self._submit(batch, checkpoint):
-                        sent += len(batch)
+                    sent += await self._submit(batch, checkpoint)
         return sent
+
+    async def _apply_policy(self, due: list[MessageRow]) -> list[MessageRow]:
+        """The claimed messages the policy carries now; the others are ignored (a policy
+        narrowed since they were indexed), or wait for their sender's gas budget."""
+        if self.policy is None:
+            return due
+        carried: list[MessageRow] = []
+        ignored: list[tuple[bytes, str]] = []
+        waiting: dict[float, list[bytes]] = {}
+        for m in due:
+            verdict = self.policy.verdict(m.origin, m.destination, m.sender, m.recipient)
+            if not verdict.carried:
+                ignored.append((m.id, verdict.reason))
+                continue
+            free_at = self.policy.over_budget(m.origin, m.sender, m.recipient, m.destination)
+            if free_at is not None:
+                waiting.setdefault(free_at, []).append(m.id)
+                continue
+            carried.append(m)
+            # open mode: what this try may cost counts now, so the round's next messages
+            # of the same sender see it (its handler may burn all of its allowance)
+            cost = HANDLER_GAS + int(self.gas.per_message or 80_000)
+            self.policy.charge(m.origin, m.destination, m.sender, m.recipient, cost)
+        if ignored:
+            await self.store.mark_ignored(ignored)
+            if self.metrics:
+                self.metrics.ignored.labels(self._lane()).inc(len(ignored))
+            self.log.info("messages outside the delivery policy ignored", count=len(ignored))
+        for free_at, ids in waiting.items():
+            await self.store.postpone(
+                ids, free_at, "sender spent its gas budget for the hour (delivery policy: open)"
+            )
+        return carried
+
+    def _lane(self) -> str:
+        return f"{self.config.origin_name}->{self.config.destination_name}"
+
+    def _suspect(self, batch: Sequence[MessageRow]) -> bool:
+        """Whether a batch is simulated before it is sent: after a revert on this lane, or
+        when a message in it comes from outside the policy's routes (open mode)."""
+        if time.time() < self.simulate_until:
+            return True
+        if self.policy is None:
+            return False
+        return any(
+            not self.policy.on_route(m.origin, m.destination, m.sender, m.recipient) for m in batch
+        )
+
+    def batch_reverted(self) -> None:
+        """A batch of several messages reverted: simulate and bisect for a while."""
+        self.simulate_until = time.time() + 60.0
+        self.gas.ran_out()
 
     def _batch_size(self) -> int:
         if self.gas.needs_estimate():
@@ -234,35 +297,62 @@ class LaneWorker:
         delivered_ids = {m.id for m in done}
         return [m for m in due if m.id not in delivered_ids]
 
-    async def _submit(self, batch: Sequence[MessageRow], checkpoint: StoredCheckpoint) -> bool:
+    def _encode(self, batch: Sequence[MessageRow], checkpoint: StoredCheckpoint) -> bytes:
         start, end = batch[0].nonce, batch[-1].nonce
         proof = self.origin.tree.range_proof(start, end, checkpoint.index)
         signers = sorted(checkpoint.signatures.items(), key=lambda kv: bytes.fromhex(kv[0][2:]))
         chosen = signers[: self.config.threshold]
         signatures = pack_signatures([(bytes.fromhex(addr[2:]), sig) for addr, sig in chosen])
-        data = self._process_batch.encode(
+        return self._process_batch.encode(
             (checkpoint.origin, checkpoint.root, checkpoint.index),
             signatures,
             [m.raw for m in batch],
             proof,
         )
+
+    async def _submit(self, batch: Sequence[MessageRow], checkpoint: StoredCheckpoint) -> int:
+        """Send one batch, or the parts of it that do not revert; returns how many
+        messages went out. A batch that would revert (the estimate or a simulation says
+        so) is split in halves, each tried the same way, so a message that sinks a batch
+        ends alone and is refused or retried later, and the others go this round."""
+        start, end = batch[0].nonce, batch[-1].nonce
+        data = self._encode(batch, checkpoint)
         ids = [m.id for m in batch]
-        if self.gas.needs_estimate():
+        revert: str | None = None
+        if self.gas.needs_estimate() or (len(batch) == 1 and self._suspect(batch)):
             try:
                 gas = await self.sender.estimate(self.config.destination_mailbox, data)
             except CallReverted as exc:
-                reason = contracts.decode_revert(revert_data(exc))
-                await self._failed(batch, f"batch would revert: {reason}")
-                return False
-            self.gas.learn(len(batch), gas)
+                revert = contracts.decode_revert(revert_data(exc))
+                gas = 0
+            else:
+                if self.gas.needs_estimate():
+                    self.gas.learn(len(batch), gas)
         else:
             gas = self.gas.predict(len(batch))
-        if gas > self.config.gas_budget and len(batch) > 1:
+            if self._suspect(batch):
+                revert = await self._simulate(data, gas)
+        if revert is None and gas > self.config.gas_budget and len(batch) > 1:
             await self.store.release(ids)
             half = len(batch) // 2
-            first = await self._submit(batch[:half], checkpoint)
-            second = await self._submit(batch[half:], checkpoint)
-            return first or second
+            return await self._submit(batch[:half], checkpoint) + await self._submit(
+                batch[half:], checkpoint
+            )
+        if revert is not None:
+            if len(batch) == 1 or batch_wide(revert):
+                await self._reject(batch, f"batch would revert: {revert}")
+                return 0
+            if self.metrics:
+                self.metrics.bisections.labels(self._lane()).inc()
+            self.log.info(
+                "batch would revert; bisecting", messages=len(batch), nonces=f"{start}..{end}",
+                reason=revert,
+            )  # fmt: skip
+            await self.store.release(ids)
+            cut = _cut(revert, start, len(batch))
+            return await self._submit(batch[:cut], checkpoint) + await self._submit(
+                batch[cut:], checkpoint
+            )
         try:
             tx = await self.sender.send(
                 to=self.config.destination_mailbox,
@@ -273,20 +363,67 @@ class LaneWorker:
             )
         except LeaseLost as exc:  # nothing was stored or sent; the other relayer has them
             self.log.warning("lease taken over by another relayer", error=str(exc))
-            return False
+            return 0
         if self.metrics:
             self.metrics.tx_submitted.labels(self.config.destination_name).inc()
         self.log.info(
             "batch submitted", messages=len(batch), nonces=f"{start}..{end}", tx=tx.hash, gas=gas
         )
-        return True
+        return len(batch)
 
-    async def _failed(self, batch: Sequence[MessageRow], reason: str) -> None:
-        attempts = max(m.attempts for m in batch)
-        await self.store.mark_failed([m.id for m in batch], reason, next_attempt(attempts))
+    async def _simulate(self, data: bytes, gas: int) -> str | None:
+        """Run the batch with ``eth_call`` at the gas it would be sent with: the decoded
+        revert reason, or None when it would go through."""
+        if self.metrics:
+            self.metrics.simulations.labels(self._lane()).inc()
+        params = {
+            "from": self.sender.address,
+            "to": self.config.destination_mailbox,
+            "data": "0x" + data.hex(),
+            "gas": hex(gas),
+        }
+        try:
+            await self.rpc.request("eth_call", [params, "latest"])
+        except CallReverted as exc:
+            return contracts.decode_revert(revert_data(exc))
+        except RpcError as exc:  # a node may answer running out of gas without revert data
+            if "gas" in str(exc).lower():
+                return f"out of gas (limit {gas})"
+            raise
+        return None
+
+    async def _reject(self, batch: Sequence[MessageRow], reason: str) -> None:
+        """A message that would revert alone: refused when no retry can change the
+        reason, else failed and retried with backoff up to ``max_attempts``."""
+        ids = [m.id for m in batch]
+        name = terminal(reason)
+        if name is not None:
+            await self.store.mark_refused(ids, reason)
+            if self.metrics:
+                self.metrics.refused.labels(self._lane(), name).inc(len(batch))
+            self.log.warning("message refused", messages=len(batch), reason=reason)
+            return
+        reason, when = failure(reason, max(m.attempts for m in batch), self.max_attempts)
+        await self.store.mark_failed(ids, reason, when)
         if self.metrics:
             self.metrics.failed.labels(*self._labels()).inc(len(batch))
         self.log.warning("delivery failed", messages=len(batch), reason=reason)
+
+
+_OUT_OF_GAS_AT = re.compile(r"^InsufficientGas\(nonce=(\d+),")
+
+
+def _cut(reason: str, start: int, size: int) -> int:
+    """Where to split a batch that would revert: before the message the mailbox ran out
+    of gas at (the ones before it fit), else in the middle."""
+    match = _OUT_OF_GAS_AT.match(reason)
+    if match is not None:
+        cut = int(match.group(1)) - start
+        if 0 < cut < size:
+            return cut
+        if cut == 0 and size > 1:
+            return 1
+    return size // 2
 
 
 def _runs(messages: Sequence[MessageRow]) -> list[list[MessageRow]]:

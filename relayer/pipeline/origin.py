@@ -17,6 +17,7 @@ from relayer.core.hashing import keccak256
 from relayer.core.merkle import MessageTree
 from relayer.core.message import decode_message
 from relayer.errors import ChainError
+from relayer.pipeline.policy import DeliveryPolicy
 from relayer.store import ChainEvent, NewMessage, Store
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
@@ -81,6 +82,7 @@ class MailboxSink:
         names_by_id: Mapping[int, str],
         bridge: str | None,
         metrics: Metrics | None = None,
+        policy: DeliveryPolicy | None = None,
     ) -> None:
         self.chain_name = chain_name
         self.chain_id = chain_id
@@ -89,6 +91,7 @@ class MailboxSink:
         self.names_by_id = names_by_id
         self.bridge = to_checksum_address(bridge) if bridge else None
         self.metrics = metrics
+        self.policy = policy  # None: every message is pending (tools that only index)
         self.mailbox_abi = contracts.load("Mailbox")
         self.bridge_abi = contracts.load("TokenBridge") if bridge else None
         self._mailbox = origin.mailbox.lower()
@@ -115,16 +118,31 @@ class MailboxSink:
         for message in new:
             self.origin.add(message.nonce, message.id)
         if new:
-            await self.store.add_messages(new)
+            ignored = self._ignored(new)
+            await self.store.add_messages(new, ignored)
             if self.metrics:
                 for message in new:
-                    self.metrics.dispatched.labels(
-                        self.chain_name, self._name(message.destination)
-                    ).inc()
+                    lane = (self.chain_name, self._name(message.destination))
+                    self.metrics.dispatched.labels(*lane).inc()
+                    if message.id in ignored:
+                        self.metrics.ignored.labels("->".join(lane)).inc()
         if deliveries:
             await self.store.mark_delivered(deliveries)
         if events:
             await self.store.add_events(events)
+
+    def _ignored(self, new: Sequence[NewMessage]) -> dict[bytes, str]:
+        """The messages the delivery policy does not carry, with the reason."""
+        if self.policy is None:
+            return {}
+        ignored: dict[bytes, str] = {}
+        for m in new:
+            verdict = self.policy.verdict(m.origin, m.destination, m.sender, m.recipient)
+            if not verdict.carried:
+                ignored[m.id] = verdict.reason
+        if ignored:
+            self.log.info("messages outside the delivery policy ignored", count=len(ignored))
+        return ignored
 
     def _name(self, chain_id: int) -> str:
         return self.names_by_id.get(chain_id, str(chain_id))

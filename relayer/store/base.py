@@ -13,7 +13,7 @@ import os
 import socket
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from relayer.errors import LeaseLost
@@ -87,8 +87,14 @@ class Store(ABC):
     # --- messages ---------------------------------------------------------------
 
     @abstractmethod
-    async def add_messages(self, messages: Sequence[NewMessage]) -> int:
-        """Insert messages not yet known (idempotent); returns how many were new."""
+    async def add_messages(
+        self, messages: Sequence[NewMessage], ignored: Mapping[bytes, str] | None = None
+    ) -> int:
+        """Insert messages not yet known (idempotent); returns how many were new.
+
+        A message whose id is in ``ignored`` is stored ``ignored`` with that reason (the
+        delivery policy does not carry it), the others ``pending``.
+        """
 
     @abstractmethod
     async def message(self, message_id: bytes) -> MessageRow | None: ...
@@ -156,12 +162,29 @@ class Store(ABC):
         """Record a failed attempt: attempts + 1, the reason, and when to try again."""
 
     @abstractmethod
+    async def mark_ignored(self, reasons: Sequence[tuple[bytes, str]]) -> None:
+        """``(id, reason)``: pending or failed messages the delivery policy no longer carries."""
+
+    @abstractmethod
+    async def unignore(self, ids: Sequence[bytes]) -> None:
+        """Ignored messages the policy now carries: pending again, due now."""
+
+    @abstractmethod
+    async def postpone(self, ids: Sequence[bytes], until: float, reason: str) -> None:
+        """Pending or failed messages that may not go before ``until`` (no attempt counted)."""
+
+    @abstractmethod
+    async def mark_refused(self, ids: Sequence[bytes], error: str) -> None:
+        """A revert no retry can change: refused with the reason (attempts + 1), never due."""
+
+    @abstractmethod
     async def requeue(self, ids: Sequence[bytes]) -> None:
         """Back to pending without counting an attempt (a dropped transaction)."""
 
     @abstractmethod
     async def retry_now(self, message_id: bytes) -> bool:
-        """Make a failed or pending message due now; False if it is not retryable."""
+        """Make a failed, refused or pending message due now (a refused one is failed
+        again, for one more try); False if it is not retryable."""
 
     @abstractmethod
     async def backlog(self, origin: int, destination: int) -> tuple[int, float | None]:

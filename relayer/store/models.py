@@ -14,6 +14,12 @@ class Status(StrEnum):
     SUBMITTED = "submitted"  # in a transaction sent to the destination
     DELIVERED = "delivered"  # the destination's mailbox processed it
     FAILED = "failed"  # its handler or its batch reverted; retried at next_attempt_at
+    # (none after relayer.max_attempts: next_attempt_at is NEVER and an operator decides)
+    IGNORED = "ignored"  # outside the delivery policy: never submitted (last_error says why)
+    REFUSED = "refused"  # a revert no retry can change (last_error); only `retry` tries again
+
+
+NEVER = 1e18  # next_attempt_at of a message that waits for an operator
 
 
 class TxStatus(StrEnum):

@@ -19,13 +19,14 @@ relayers' transactions really run at once, so
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
 from relayer.errors import StoreError
 from relayer.store.base import Store, instance_name, lease_lost, message_listing
 from relayer.store.models import (
+    NEVER,
     MessageRow,
     NewMessage,
     Status,
@@ -106,10 +107,13 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
 
     # --- messages -----------------------------------------------------------------
 
-    async def add_messages(self, messages: Sequence[NewMessage]) -> int:
+    async def add_messages(
+        self, messages: Sequence[NewMessage], ignored: Mapping[bytes, str] | None = None
+    ) -> int:
         if not messages:
             return 0
         now = self._clock()
+        skip = ignored or {}
         ordered = sorted(messages, key=lambda m: (m.origin, m.nonce))
 
         async def insert(cur: Cursor) -> int:
@@ -122,14 +126,15 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
                     for value in (
                         m.id, m.origin, m.nonce, m.destination, m.sender, m.recipient, m.raw,
                         m.kind, m.ref, m.dispatch_tx, m.dispatch_block, m.dispatched_at,
-                        "pending", 0, 0.0, now, now,
+                        "ignored" if m.id in skip else "pending", 0, 0.0, skip.get(m.id),
+                        now, now,
                     )
                 ]  # fmt: skip
                 await cur.execute(
                     "INSERT INTO messages (id, origin, nonce, destination, sender, recipient, "
                     "raw, kind, ref, dispatch_tx, dispatch_block, dispatched_at, status, "
-                    "attempts, next_attempt_at, indexed_at, updated_at) "
-                    f"VALUES {_rows_sql(len(chunk), 17)} ON CONFLICT DO NOTHING",
+                    "attempts, next_attempt_at, last_error, indexed_at, updated_at) "
+                    f"VALUES {_rows_sql(len(chunk), 18)} ON CONFLICT DO NOTHING",
                     params,
                 )
                 added += max(cur.rowcount, 0)
@@ -298,6 +303,70 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
 
         await self.db.run(mark)
 
+    async def mark_ignored(self, reasons: Sequence[tuple[bytes, str]]) -> None:
+        if not reasons:
+            return
+        now = self._clock()
+        ordered = sorted(reasons)
+
+        async def mark(cur: Cursor) -> None:
+            await _lock_messages(cur, [i for i, _r in ordered])
+            await cur.executemany(
+                "UPDATE messages SET status = 'ignored', last_error = %s, updated_at = %s, "
+                "lease_owner = NULL, lease_until = NULL WHERE id = %s "
+                "AND status IN ('pending', 'failed')",
+                [(reason[:1000], now, i) for i, reason in ordered],
+            )
+
+        await self.db.run(mark)
+
+    async def unignore(self, ids: Sequence[bytes]) -> None:
+        if not ids:
+            return
+        now = self._clock()
+
+        async def mark(cur: Cursor) -> None:
+            await _lock_messages(cur, ids)
+            await cur.execute(
+                "UPDATE messages SET status = 'pending', last_error = NULL, "
+                "next_attempt_at = 0, updated_at = %s WHERE id = ANY(%s) AND status = 'ignored'",
+                (now, sorted(set(ids))),
+            )
+
+        await self.db.run(mark)
+
+    async def postpone(self, ids: Sequence[bytes], until: float, reason: str) -> None:
+        if not ids:
+            return
+        now = self._clock()
+
+        async def mark(cur: Cursor) -> None:
+            await _lock_messages(cur, ids)
+            await cur.execute(
+                "UPDATE messages SET next_attempt_at = %s, last_error = %s, updated_at = %s, "
+                "lease_owner = NULL, lease_until = NULL WHERE id = ANY(%s) "
+                "AND status IN ('pending', 'failed')",
+                (until, reason[:1000], now, sorted(set(ids))),
+            )
+
+        await self.db.run(mark)
+
+    async def mark_refused(self, ids: Sequence[bytes], error: str) -> None:
+        if not ids:
+            return
+        now = self._clock()
+
+        async def mark(cur: Cursor) -> None:
+            await _lock_messages(cur, ids)
+            await cur.execute(
+                "UPDATE messages SET status = 'refused', attempts = attempts + 1, "
+                "last_error = %s, next_attempt_at = %s, updated_at = %s, lease_owner = NULL, "
+                "lease_until = NULL, tx_hash = NULL WHERE id = ANY(%s) AND status <> 'delivered'",
+                (error[:1000], NEVER, now, sorted(set(ids))),
+            )
+
+        await self.db.run(mark)
+
     async def requeue(self, ids: Sequence[bytes]) -> None:
         if not ids:
             return
@@ -317,8 +386,9 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
     async def retry_now(self, message_id: bytes) -> bool:
         now = self._clock()
         changed = await self._execute(
-            "UPDATE messages SET next_attempt_at = 0, updated_at = %s "
-            "WHERE id = %s AND status IN ('pending', 'failed')",
+            "UPDATE messages SET next_attempt_at = 0, updated_at = %s, "
+            "status = CASE status WHEN 'refused' THEN 'failed' ELSE status END "
+            "WHERE id = %s AND status IN ('pending', 'failed', 'refused')",
             (now, message_id),
         )
         return changed > 0

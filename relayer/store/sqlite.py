@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from relayer.errors import StoreError
 from relayer.store.base import Store, instance_name, lease_lost, message_listing
 from relayer.store.models import (
+    NEVER,
     ChainEvent,
     HtlcLock,
     LockSettlement,
@@ -159,21 +160,25 @@ class SqliteStore(Store):
 
     # --- messages -----------------------------------------------------------------
 
-    async def add_messages(self, messages: Sequence[NewMessage]) -> int:
+    async def add_messages(
+        self, messages: Sequence[NewMessage], ignored: Mapping[bytes, str] | None = None
+    ) -> int:
         if not messages:
             return 0
         now = self._clock()
+        ignored = ignored or {}
         with self._write() as db:
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO messages (id, origin, nonce, destination, sender, "
                 "recipient, raw, kind, ref, dispatch_tx, dispatch_block, dispatched_at, status, "
-                "attempts, next_attempt_at, indexed_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'pending',0,0,?,?)",
+                "attempts, next_attempt_at, last_error, indexed_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,0,?,?,?)",
                 [
                     (
                         m.id, m.origin, m.nonce, m.destination, m.sender, m.recipient, m.raw,
-                        m.kind, m.ref, m.dispatch_tx, m.dispatch_block, m.dispatched_at, now, now,
+                        m.kind, m.ref, m.dispatch_tx, m.dispatch_block, m.dispatched_at,
+                        "ignored" if m.id in ignored else "pending", ignored.get(m.id), now, now,
                     )
                     for m in messages
                 ],
@@ -313,6 +318,45 @@ class SqliteStore(Store):
                 [(error[:1000], next_attempt_at, now, i) for i in ids],
             )
 
+    async def mark_ignored(self, reasons: Sequence[tuple[bytes, str]]) -> None:
+        now = self._clock()
+        with self._write() as db:
+            db.executemany(
+                "UPDATE messages SET status = 'ignored', last_error = ?, updated_at = ?, "
+                "lease_owner = NULL, lease_until = NULL WHERE id = ? "
+                "AND status IN ('pending', 'failed')",
+                [(reason[:1000], now, i) for i, reason in reasons],
+            )
+
+    async def unignore(self, ids: Sequence[bytes]) -> None:
+        now = self._clock()
+        with self._write() as db:
+            db.executemany(
+                "UPDATE messages SET status = 'pending', last_error = NULL, next_attempt_at = 0, "
+                "updated_at = ? WHERE id = ? AND status = 'ignored'",
+                [(now, i) for i in ids],
+            )
+
+    async def postpone(self, ids: Sequence[bytes], until: float, reason: str) -> None:
+        now = self._clock()
+        with self._write() as db:
+            db.executemany(
+                "UPDATE messages SET next_attempt_at = ?, last_error = ?, updated_at = ?, "
+                "lease_owner = NULL, lease_until = NULL WHERE id = ? "
+                "AND status IN ('pending', 'failed')",
+                [(until, reason[:1000], now, i) for i in ids],
+            )
+
+    async def mark_refused(self, ids: Sequence[bytes], error: str) -> None:
+        now = self._clock()
+        with self._write() as db:
+            db.executemany(
+                "UPDATE messages SET status = 'refused', attempts = attempts + 1, "
+                "last_error = ?, next_attempt_at = ?, updated_at = ?, lease_owner = NULL, "
+                "lease_until = NULL, tx_hash = NULL WHERE id = ? AND status != 'delivered'",
+                [(error[:1000], NEVER, now, i) for i in ids],
+            )
+
     async def requeue(self, ids: Sequence[bytes]) -> None:
         now = self._clock()
         with self._write() as db:
@@ -326,8 +370,9 @@ class SqliteStore(Store):
         now = self._clock()
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE messages SET next_attempt_at = 0, updated_at = ? "
-                "WHERE id = ? AND status IN ('pending', 'failed')",
+                "UPDATE messages SET next_attempt_at = 0, updated_at = ?, "
+                "status = CASE status WHEN 'refused' THEN 'failed' ELSE status END "
+                "WHERE id = ? AND status IN ('pending', 'failed', 'refused')",
                 (now, message_id),
             )
             return cursor.rowcount > 0

@@ -123,6 +123,27 @@ class Metrics:
             "From the block revealing a secret to the block of the relayer's claim",
             ["chain"], buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        # delivery policy (pipeline/policy.py) and terminal refusals
+        self.ignored = Counter(
+            "stbridge_messages_ignored_total",
+            "Messages the delivery policy does not carry (stored as ignored, never sent)",
+            ["lane"], registry=r,
+        )  # fmt: skip
+        self.refused = Counter(
+            "stbridge_messages_refused_total",
+            "Messages refused for good: a revert no retry can change (by error name)",
+            ["lane", "reason"], registry=r,
+        )  # fmt: skip
+        self.bisections = Counter(
+            "stbridge_batch_bisections_total",
+            "Batches split in halves because their simulation reverted",
+            ["lane"], registry=r,
+        )  # fmt: skip
+        self.simulations = Counter(
+            "stbridge_batch_simulations_total",
+            "eth_call simulations of processBatch before sending (bisection included)",
+            ["lane"], registry=r,
+        )  # fmt: skip
 
         # --- operators' conventions, gas and the fee cap (issue 12) ---
         ProcessCollector(registry=r)

@@ -304,3 +304,45 @@ async def test_a_claim_never_walks_a_lanes_delivered_history(tmp_path: Path) -> 
         assert "TEMP B-TREE" not in plan  # the index already gives nonce order
     finally:
         await store.close()
+
+
+async def test_ignored_and_refused_are_never_claimed(store: Store) -> None:
+    """The delivery policy's ignored rows and terminal refusals stay out of every claim;
+    a widened policy takes ignored rows back and an operator's retry forces one try."""
+    messages = [new_message(i) for i in range(4)]
+    reason = "sender 0x01… on a is not one of this deployment's applications"
+    assert await store.add_messages(messages, {messages[1].id: reason}) == 4
+    row = await store.message(messages[1].id)
+    assert row is not None and row.status == Status.IGNORED and row.last_error == reason
+    claimed = await store.claim(65001, 65002, max_nonce=10, now=2000.0, limit=10, lease_seconds=30)
+    assert [m.nonce for m in claimed] == [0, 2, 3]
+    await store.release([m.id for m in claimed])
+    await store.mark_refused([messages[2].id], "handler reverted: UnknownSender(origin=1)")
+    await store.mark_ignored([(messages[3].id, "narrowed")])
+    claimed = await store.claim(65001, 65002, max_nonce=10, now=2000.0, limit=10, lease_seconds=30)
+    assert [m.nonce for m in claimed] == [0]
+    refused = await store.message(messages[2].id)
+    assert refused is not None and refused.status == Status.REFUSED and refused.attempts == 1
+    assert await store.backlog(65001, 65002) == (1, 1000.0)
+    assert {s for (_o, _d, s) in await store.status_counts()} == {"pending", "ignored", "refused"}
+    listed = await store.messages(status=Status.IGNORED)
+    assert {m.nonce for m in listed} == {1, 3}
+
+    await store.unignore([messages[1].id])
+    assert await store.retry_now(messages[2].id)
+    assert not await store.retry_now(messages[3].id)  # still ignored: not retryable
+    claimed = await store.claim(65001, 65002, max_nonce=10, now=2000.0, limit=10, lease_seconds=30)
+    assert [m.nonce for m in claimed] == [0, 1, 2]  # its own lease on 0 counts as free
+    back = await store.message(messages[1].id)
+    assert back is not None and back.status == Status.PENDING and back.last_error is None
+    forced = await store.message(messages[2].id)
+    assert forced is not None and forced.status == Status.FAILED
+
+
+async def test_postponed_messages_wait_without_an_attempt(store: Store) -> None:
+    await store.add_messages([new_message(0)])
+    await store.postpone([new_message(0).id], 5000.0, "sender spent its gas budget")
+    assert not await store.claim(65001, 65002, max_nonce=9, now=4999.0, limit=9, lease_seconds=9)
+    row = await store.message(new_message(0).id)
+    assert row is not None and row.attempts == 0 and row.last_error == "sender spent its gas budget"
+    assert len(await store.claim(65001, 65002, max_nonce=9, now=5000.0, limit=9, lease_seconds=9))
