@@ -26,6 +26,7 @@ from relayer.actions.dvp_files import (
     secret_path,
     write_secret,
 )
+from relayer.actions.dvp_verify import verify_offer
 from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.config import PrivateKey
@@ -159,6 +160,7 @@ async def make_offer(
                     config.payment_token.symbol, config.payment_token.decimals, price),
         margin_seconds=margin_for(config.dvp.margin_seconds, asset_cfg, payment_cfg),
     )  # fmt: skip
+    await verify_offer(session, offer)  # the deployment record against the token contracts
     await _check_balance(session, offer.asset, seller.address)
     await _check_receiver(session, offer)
     save_record(offer)
@@ -179,7 +181,7 @@ async def accept_offer(
             f"trade {offer.trade} is already accepted (hashlock 0x{offer.hashlock.hex()})"
         )
     _check_party(offer.buyer, buyer, "buyer", offer.trade)
-    _check_deployment(session, offer)
+    await verify_offer(session, offer)
     asset_cfg, payment_cfg = session.chain(offer.asset.chain), session.chain(offer.payment.chain)
     window = min_window_for(session.config.dvp.min_window_seconds, asset_cfg, payment_cfg)
     if expires_in < window:
@@ -220,7 +222,7 @@ async def lock_asset(session: Session, *, seller: PrivateKey, record: TradeRecor
     hashlock, t_a = offer.hashlock, offer.asset_expiry
     _check_party(offer.seller, seller, "seller", offer.trade)
     margin, window = _seller_limits(session, offer)
-    _check_deployment(session, offer)
+    await verify_offer(session, offer)
     await _check_receiver(session, offer)
     now = await chain_time(session, offer.asset.chain)
     payment_legs = await _legs(session, offer, offer.payment)
@@ -245,6 +247,8 @@ async def claim_asset(session: Session, *, key: PrivateKey, record: TradeRecord)
     offer = _accepted(record.offer)
     assert offer.hashlock is not None
     hashlock, chain = offer.hashlock, offer.asset.chain
+    _check_own_record(offer)
+    await verify_offer(session, offer)  # a look-alike token must not get the secret revealed
     secret = read_secret(offer.trade, hashlock)
     candidates = await _legs(session, offer, offer.asset)
     with _refusing():
@@ -354,24 +358,6 @@ def _check_party(expected: str, key: PrivateKey, role: str, trade: str) -> None:
         )
 
 
-def _check_deployment(session: Session, offer: Offer) -> None:
-    """The offer names this network's real tokens, not look-alikes."""
-    if offer.network != session.config.network:
-        raise TradeRefused(
-            f"trade {offer.trade} is on network {offer.network}, not {session.config.network}"
-        )
-    asset_token = session.token(offer.asset.symbol).addresses.get(offer.asset.chain)
-    payment_token = session.deployment.payment_token.get(offer.payment.chain)
-    for leg, real in ((offer.asset, asset_token), (offer.payment, payment_token)):
-        if session.chain(leg.chain).chain_id != leg.chain_id:
-            raise TradeRefused(f"the offer's chain {leg.chain} has id {leg.chain_id}, not ours")
-        if real is None or real.lower() != leg.token.lower():
-            raise TradeRefused(
-                f"the offer's {leg.symbol} on {leg.chain} is {leg.token}, not the deployed "
-                f"token {real}"
-            )
-
-
 def _check_terms(original: Offer, offer: Offer) -> None:
     """The accepted offer keeps every term the seller offered."""
     if original.terms() == offer.terms():
@@ -385,6 +371,16 @@ def _check_terms(original: Offer, offer: Offer) -> None:
                     f"{theirs.amount} base units of {theirs.symbol}, you offered {mine.amount}"
                 )
             raise TradeRefused(f"the accepted offer changes the {name} of trade {offer.trade}")
+
+
+def _check_own_record(offer: Offer) -> None:
+    """The buyer's claim: an offer file that changes the terms of the buyer's own record
+    (kept since `accept`) is refused."""
+    original = load_record(offer.trade)
+    if original is not None:
+        _check_terms(original.offer, offer)
+        if original.offer.hashlock is not None and original.offer.hashlock != offer.hashlock:
+            raise TradeRefused(f"the offer file changes the hashlock of trade {offer.trade}")
 
 
 def _accepted(offer: Offer) -> Offer:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from relayer.actions.dvp import accept_offer, claim_asset, lock_asset, make_offer, refund_legs
 from relayer.actions.dvp_files import all_records, resolve, secret_path
-from relayer.actions.dvp_status import TradeStatus, trade_status
+from relayer.actions.dvp_status import LegState, TradeStatus, show_units, trade_status
 from relayer.actions.session import Session
 from relayer.cli.common import (
     ConfigOption,
@@ -103,7 +103,7 @@ def accept(
     """Buyer: make the secret, lock the payment for the seller; prints the accepted offer."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, BUYER)
-    record = resolve(str(offer_file))
+    record = resolve(str(offer_file), parse_address)
 
     async def go() -> Offer:
         async with Session(config) as session:
@@ -124,7 +124,7 @@ def lock(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = No
     """Seller: check the buyer's payment leg on chain, then lock the tokens for the buyer."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, SELLER)
-    record = resolve(trade)
+    record = resolve(trade, parse_address)
 
     async def go() -> None:
         async with Session(config) as session:
@@ -142,7 +142,7 @@ def claim(trade: TradeArg, key_env: KeyEnv = None, config_path: ConfigOption = N
     """Buyer: claim the tokens with the secret (this reveals it; the seller is then paid)."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, BUYER)
-    record = resolve(trade)
+    record = resolve(trade, parse_address)
 
     async def go() -> None:
         async with Session(config) as session:
@@ -167,7 +167,7 @@ def refund(
         raise InputError(f"--leg {leg!r}: use asset or payment")
     config = get_config(config_path)
     key = resolve_key(config, key_env, SELLER if leg == "asset" else BUYER)
-    record = resolve(trade)
+    record = resolve(trade, parse_address)
 
     async def go() -> None:
         async with Session(config) as session:
@@ -182,7 +182,7 @@ def refund(
 def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
     """Both legs of a trade as the chains hold them now."""
     config = get_config(config_path)
-    record = resolve(trade)
+    record = resolve(trade, parse_address)
 
     async def go() -> TradeStatus:
         async with Session(config) as session:
@@ -196,11 +196,26 @@ def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
         console.print(f"  hashlock 0x{o.hashlock.hex()}")
     for state in (found.asset, found.payment):
         agreed = f", expiry {_when(state.agreed_expiry)}" if state.agreed_expiry else ""
-        console.print(f"  {state.leg:<8} {_leg(state.terms)} to {state.receiver}{agreed}")
+        console.print(
+            f"  {state.leg:<8} offer: {_terms(state)} to {state.receiver}{agreed}", soft_wrap=True
+        )
         for lk in state.locks:
-            console.print(f"    lock 0x{lk.lock_id.hex()[:16]}…  {state.describe(lk)}")
+            held = state.token(lk.token)
+            amount = show_units(lk.amount, held.decimals if held else None,
+                                held.symbol if held else lk.token)  # fmt: skip
+            mark = " [red]MISMATCH[/red]" if lk.lock_id in state.differences else ""
+            console.print(
+                f"    lock 0x{lk.lock_id.hex()[:16]}…  holds {amount} (token {lk.token}) for "
+                f"{lk.receiver}, hashlock 0x{lk.hashlock.hex()[:16]}…, expiry {lk.expiry}: "
+                f"{state.describe(lk)}{mark}",
+                soft_wrap=True,
+            )
         if o.accepted and not state.locks:
             console.print("    not locked")
+    for mismatch in found.mismatches:
+        err_console.print(f"[red]mismatch:[/red] {mismatch}", soft_wrap=True)
+    if found.mismatches:
+        raise typer.Exit(1)
 
 
 @app.command("list")
@@ -224,6 +239,13 @@ def list_trades(config_path: ConfigOption = None) -> None:
         table.add_row(o.trade, _leg(o.asset), _leg(o.payment), o.seller[:10] + "…",
                       o.buyer[:10] + "…", found.summary)  # fmt: skip
     console.print(table)
+
+
+def _terms(state: LegState) -> str:
+    """The offer's leg in token units as the token contract counts them (its decimals)."""
+    facts = state.token(state.terms.token)
+    decimals = facts.decimals if facts else None
+    return f"{show_units(state.terms.amount, decimals, state.terms.symbol)} on {state.terms.chain}"
 
 
 def _leg(leg: Leg) -> str:
