@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from eth_utils.address import to_checksum_address
+
 from relayer.actions.dvp_files import (
     TradeRecord,
     load_record,
@@ -80,10 +82,15 @@ async def read_lock(session: Session, chain: str, lock_id: bytes) -> LockView:
         chain, htlc, TIMELOCK, "getLock", lock_id
     )
     return LockView(
-        lock_id=lock_id, token=str(token), sender=str(sender), receiver=str(receiver),
+        lock_id=lock_id, token=_checksum(token), sender=_checksum(sender),
+        receiver=_checksum(receiver),
         amount=int(amount), hashlock=bytes(hashlock), expiry=int(expiry),
         state=LOCK_STATES[int(state)],
     )  # fmt: skip
+
+
+def _checksum(address: object) -> str:
+    return str(to_checksum_address(str(address)))
 
 
 async def find_locks(

@@ -167,7 +167,7 @@ def test_an_accepted_offer_keeps_its_margin_between_the_expiries() -> None:
                        "under the offer's margin of 42 s"):  # fmt: skip
         Offer.from_json(raw)
     raw["asset_expiry"], raw["payment_expiry"] = 2**64, 2**64 + 42
-    with pytest.raises(OfferError, match="asset_expiry: .* is not a unix time a lock can hold"):
+    with pytest.raises(OfferError, match=r"asset_expiry: .* is not a unix time a lock can hold"):
         Offer.from_json(raw)
 
 
