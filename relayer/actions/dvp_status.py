@@ -174,3 +174,40 @@ def _pays_as_agreed(lock: LockView, terms: Leg, receiver: str) -> bool:
         and lock.receiver.lower() == receiver.lower()
         and lock.amount == terms.amount
     )
+
+
+def trade_status_json(found: TradeStatus) -> dict[str, Any]:
+    """A trade's status as JSON: the offer, each leg's locks as the chains hold them (amounts
+    in base units, as strings), and every mismatch."""
+
+    def leg(state: LegState) -> dict[str, Any]:
+        facts = state.token(state.terms.token)
+        return {
+            "offer": state.terms.to_json(),
+            "token_says": None if facts is None else {
+                "symbol": facts.symbol, "decimals": facts.decimals,
+            },
+            "locks": [
+                {
+                    "lock_id": "0x" + lock.lock_id.hex(),
+                    "token": lock.token,
+                    "sender": lock.sender,
+                    "receiver": lock.receiver,
+                    "amount": str(lock.amount),
+                    "hashlock": "0x" + lock.hashlock.hex(),
+                    "expiry": lock.expiry,
+                    "state": lock.state,
+                    "matches_offer": lock.lock_id not in state.differences,
+                    "differences": state.differences.get(lock.lock_id, []),
+                }
+                for lock in state.locks
+            ],
+        }  # fmt: skip
+
+    return {
+        "trade": found.offer.trade,
+        "summary": found.summary,
+        "asset": leg(found.asset),
+        "payment": leg(found.payment),
+        "mismatches": found.mismatches,
+    }

@@ -88,7 +88,7 @@ async def verify_offer(session: Session, offer: Offer) -> None:
     if found:
         more = f" (and {len(found) - 1} more mismatch(es))" if len(found) > 1 else ""
         raise OfferMismatch(
-            f"trade {offer.trade}: {found[0]}{more}; nothing was locked: ask for the offer again"
+            f"trade {offer.trade}: {found[0]}{more}; nothing was sent: ask for the offer again"
         )
 
 

@@ -236,8 +236,9 @@ def list_trades(config_path: ConfigOption = None) -> None:
         table.add_column(column)
     for found in asyncio.run(go()):
         o = found.offer
-        table.add_row(o.trade, _leg(o.asset), _leg(o.payment), o.seller[:10] + "…",
-                      o.buyer[:10] + "…", found.summary)  # fmt: skip
+        state = found.summary + (" [red](mismatch: see status)[/red]" if found.mismatches else "")
+        table.add_row(o.trade, _terms(found.asset), _terms(found.payment), o.seller[:10] + "…",
+                      o.buyer[:10] + "…", state)  # fmt: skip
     console.print(table)
 
 

@@ -105,7 +105,7 @@ async def test_a_tampered_offer_is_refused_before_the_buyer_locks_anything(
         doc.write_text(json.dumps(raw))
         result = await buying.run(f"accept {doc} --expires-in 60")
         _refused(result, says)
-        assert "nothing was locked" in result.stderr
+        assert "nothing was sent" in result.stderr
         assert await _footprint(chains, traders.buyer.address) == before, name
     assert not list(buying.home.glob("dvp/*.secret"))  # no secret made for a refused offer
 

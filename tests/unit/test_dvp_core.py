@@ -285,3 +285,35 @@ def test_the_dvp_section_of_the_config() -> None:
                         ({"margin": 5}, "dvp.margin: unknown key")):  # fmt: skip
         with pytest.raises(ConfigError, match=reason):
             parse_config({**devnet_raw(), "dvp": bad})
+
+
+def test_a_lock_that_differs_from_the_offer_is_a_mismatch_and_not_counted() -> None:
+    from relayer.actions.dvp_status import (
+        LegState,
+        TradeStatus,
+        lock_differences,
+        trade_status_json,
+    )
+    from relayer.actions.dvp_verify import TokenFacts
+
+    taken = accepted()
+    state = LegState("asset", taken.asset, BUYER, taken.asset_expiry)
+    state.tokens[ACME.lower()] = TokenFacts(ACME, "ACME", 18)
+    short = asset_lock(lock_id=b"\x03" * 32, amount=4 * 10**18, expiry=999)
+    state.locks = [short, asset_lock()]
+    assert lock_differences(state, asset_lock()) == []
+    state.differences[short.lock_id] = lock_differences(state, short)
+    assert state.differences[short.lock_id] == [
+        "holds 4 ACME, the offer says 10 ACME",
+        "expires at 999, the offer says 1000",
+    ]
+    assert state.matching == [asset_lock()]
+    payment = LegState("payment", taken.payment, SELLER, taken.payment_expiry)
+    found = TradeStatus(taken, state, payment, {})
+    assert found.mismatches == [
+        f"the asset leg's lock 0x{'03' * 8}… on a holds 4 ACME, the offer says 10 ACME",
+        f"the asset leg's lock 0x{'03' * 8}… on a expires at 999, the offer says 1000",
+    ]
+    shown = trade_status_json(found)
+    assert [lk["matches_offer"] for lk in shown["asset"]["locks"]] == [False, True]
+    assert shown["asset"]["locks"][0]["amount"] == str(4 * 10**18)
