@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from relayer.actions.dvp import accept_offer, claim_asset, lock_asset, make_offer, refund_legs
@@ -197,12 +198,13 @@ def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
     for state in (found.asset, found.payment):
         agreed = f", expiry {_when(state.agreed_expiry)}" if state.agreed_expiry else ""
         console.print(
-            f"  {state.leg:<8} offer: {_terms(state)} to {state.receiver}{agreed}", soft_wrap=True
+            f"  {state.leg:<8} offer: {escape(_terms(state))} to {state.receiver}{agreed}",
+            soft_wrap=True,
         )
         for lk in state.locks:
             held = state.token(lk.token)
-            amount = show_units(lk.amount, held.decimals if held else None,
-                                held.symbol if held else lk.token)  # fmt: skip
+            amount = escape(show_units(lk.amount, held.decimals if held else None,
+                                       held.symbol if held else lk.token))  # fmt: skip
             mark = " [red]MISMATCH[/red]" if lk.lock_id in state.differences else ""
             console.print(
                 f"    lock 0x{lk.lock_id.hex()[:16]}…  holds {amount} (token {lk.token}) for "
@@ -213,7 +215,7 @@ def status(trade: TradeArg, config_path: ConfigOption = None) -> None:
         if o.accepted and not state.locks:
             console.print("    not locked")
     for mismatch in found.mismatches:
-        err_console.print(f"[red]mismatch:[/red] {mismatch}", soft_wrap=True)
+        err_console.print(f"[red]mismatch:[/red] {escape(mismatch)}", soft_wrap=True)
     if found.mismatches:
         raise typer.Exit(1)
 
