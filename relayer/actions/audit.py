@@ -9,7 +9,11 @@ At one cut (``relayer.actions.ledger``):
   RecordUpdate carrying the home version is dispatched and not yet delivered, and a
   violation otherwise (no message on its way would bring it level); a copy with a
   higher version, or the same version with other contents, is always a violation
-  (only home records reach a mirror).
+  (only home records reach a mirror);
+- every holder of every token on every chain whose record (home, or the copy that
+  chain's token enforces) is revoked, expired or missing: a compliance **exception**,
+  with the forced transfer that clears it; frozen holders are listed apart, since they
+  may hold (``relayer.actions.holdings_review``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from eth_utils.address import to_checksum_address
 
 from relayer.actions.chainread import calls, logs, topic
+from relayer.actions.holdings_review import Holding, review_holdings
 from relayer.actions.ledger import (
     Cut,
     EscrowCheck,
@@ -57,10 +62,12 @@ class AuditReport:
     mirrors: list[MirrorReport]
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    exceptions: list[Holding] = field(default_factory=list)  # may not hold what they hold
+    frozen: list[Holding] = field(default_factory=list)  # frozen, may hold: informational
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.exceptions
 
 
 async def audit(session: Session, spec: CutSpec | None = None) -> AuditReport:
@@ -98,6 +105,8 @@ async def audit(session: Session, spec: CutSpec | None = None) -> AuditReport:
             report.problems.append(
                 f"mirror on {chain.name}: and {len(mirror.violations) - SHOWN} more"
             )
+    review = await review_holdings(session, cut, home_records)
+    report.exceptions, report.frozen = review.exceptions, review.frozen
     return report
 
 

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from eth_utils.address import to_checksum_address
+
 from relayer.actions.dvp_files import (
     TradeRecord,
     load_record,
@@ -26,6 +28,7 @@ from relayer.actions.dvp_files import (
     secret_path,
     write_secret,
 )
+from relayer.actions.dvp_verify import verify_offer
 from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.config import PrivateKey
@@ -79,10 +82,15 @@ async def read_lock(session: Session, chain: str, lock_id: bytes) -> LockView:
         chain, htlc, TIMELOCK, "getLock", lock_id
     )
     return LockView(
-        lock_id=lock_id, token=str(token), sender=str(sender), receiver=str(receiver),
+        lock_id=lock_id, token=_checksum(token), sender=_checksum(sender),
+        receiver=_checksum(receiver),
         amount=int(amount), hashlock=bytes(hashlock), expiry=int(expiry),
         state=LOCK_STATES[int(state)],
     )  # fmt: skip
+
+
+def _checksum(address: object) -> str:
+    return str(to_checksum_address(str(address)))
 
 
 async def find_locks(
@@ -159,6 +167,7 @@ async def make_offer(
                     config.payment_token.symbol, config.payment_token.decimals, price),
         margin_seconds=margin_for(config.dvp.margin_seconds, asset_cfg, payment_cfg),
     )  # fmt: skip
+    await verify_offer(session, offer)  # the deployment record against the token contracts
     await _check_balance(session, offer.asset, seller.address)
     await _check_receiver(session, offer)
     save_record(offer)
@@ -179,7 +188,7 @@ async def accept_offer(
             f"trade {offer.trade} is already accepted (hashlock 0x{offer.hashlock.hex()})"
         )
     _check_party(offer.buyer, buyer, "buyer", offer.trade)
-    _check_deployment(session, offer)
+    await verify_offer(session, offer)
     asset_cfg, payment_cfg = session.chain(offer.asset.chain), session.chain(offer.payment.chain)
     window = min_window_for(session.config.dvp.min_window_seconds, asset_cfg, payment_cfg)
     if expires_in < window:
@@ -220,7 +229,7 @@ async def lock_asset(session: Session, *, seller: PrivateKey, record: TradeRecor
     hashlock, t_a = offer.hashlock, offer.asset_expiry
     _check_party(offer.seller, seller, "seller", offer.trade)
     margin, window = _seller_limits(session, offer)
-    _check_deployment(session, offer)
+    await verify_offer(session, offer)
     await _check_receiver(session, offer)
     now = await chain_time(session, offer.asset.chain)
     payment_legs = await _legs(session, offer, offer.payment)
@@ -245,6 +254,8 @@ async def claim_asset(session: Session, *, key: PrivateKey, record: TradeRecord)
     offer = _accepted(record.offer)
     assert offer.hashlock is not None
     hashlock, chain = offer.hashlock, offer.asset.chain
+    _check_own_record(offer)
+    await verify_offer(session, offer)  # a look-alike token must not get the secret revealed
     secret = read_secret(offer.trade, hashlock)
     candidates = await _legs(session, offer, offer.asset)
     with _refusing():
@@ -354,24 +365,6 @@ def _check_party(expected: str, key: PrivateKey, role: str, trade: str) -> None:
         )
 
 
-def _check_deployment(session: Session, offer: Offer) -> None:
-    """The offer names this network's real tokens, not look-alikes."""
-    if offer.network != session.config.network:
-        raise TradeRefused(
-            f"trade {offer.trade} is on network {offer.network}, not {session.config.network}"
-        )
-    asset_token = session.token(offer.asset.symbol).addresses.get(offer.asset.chain)
-    payment_token = session.deployment.payment_token.get(offer.payment.chain)
-    for leg, real in ((offer.asset, asset_token), (offer.payment, payment_token)):
-        if session.chain(leg.chain).chain_id != leg.chain_id:
-            raise TradeRefused(f"the offer's chain {leg.chain} has id {leg.chain_id}, not ours")
-        if real is None or real.lower() != leg.token.lower():
-            raise TradeRefused(
-                f"the offer's {leg.symbol} on {leg.chain} is {leg.token}, not the deployed "
-                f"token {real}"
-            )
-
-
 def _check_terms(original: Offer, offer: Offer) -> None:
     """The accepted offer keeps every term the seller offered."""
     if original.terms() == offer.terms():
@@ -385,6 +378,16 @@ def _check_terms(original: Offer, offer: Offer) -> None:
                     f"{theirs.amount} base units of {theirs.symbol}, you offered {mine.amount}"
                 )
             raise TradeRefused(f"the accepted offer changes the {name} of trade {offer.trade}")
+
+
+def _check_own_record(offer: Offer) -> None:
+    """The buyer's claim: an offer file that changes the terms of the buyer's own record
+    (kept since `accept`) is refused."""
+    original = load_record(offer.trade)
+    if original is not None:
+        _check_terms(original.offer, offer)
+        if original.offer.hashlock is not None and original.offer.hashlock != offer.hashlock:
+            raise TradeRefused(f"the offer file changes the hashlock of trade {offer.trade}")
 
 
 def _accepted(offer: Offer) -> Offer:

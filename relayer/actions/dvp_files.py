@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from chains.devnet import state_dir
-from relayer.core.dvp import Offer, OfferError, hashlock_of, valid_trade_id
+from relayer.core.dvp import AddressParser, Offer, OfferError, hashlock_of, valid_trade_id
 from relayer.errors import InputError, NotFound, StbridgeError
 
 SECRET_MODE = 0o600
 DIR_MODE = 0o700
+MAX_OFFER_BYTES = 64 * 1024  # an offer is about 1 kB; anything far larger is not one
 
 
 class SecretError(StbridgeError):
@@ -58,16 +59,39 @@ def _ensure_dir() -> Path:
     return directory
 
 
-def parse_offer_text(text: str, source: str) -> Offer:
+def parse_offer_text(text: str, source: str, address: AddressParser | None = None) -> Offer:
     """An offer from JSON text; InputError naming the source and the bad field."""
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{source} is not JSON: {exc.msg} (line {exc.lineno})") from None
+    except RecursionError:
+        raise InputError(f"{source} is not an offer: JSON nested too deeply") from None
     try:
-        return Offer.from_json(raw)
+        return Offer.from_json(raw, address)
     except OfferError as exc:
         raise InputError(f"{source}: {exc}") from None
+    except InputError as exc:  # the address parser's own words
+        raise InputError(f"{source}: {exc}") from None
+
+
+def read_offer_file(path: Path, address: AddressParser | None = None) -> Offer:
+    """The offer in ``path``: InputError in one line for a file that is not a UTF-8 JSON
+    offer (binary, truncated, another document), or that cannot be read."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_OFFER_BYTES + 1)
+    if len(data) > MAX_OFFER_BYTES:
+        raise InputError(f"{path} is not an offer: larger than {MAX_OFFER_BYTES // 1024} kB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not an offer: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); pass the JSON file `stbridge dvp offer` or `accept` wrote"
+        ) from None
+    if "\x00" in text:
+        raise InputError(f"{path} is not an offer: it holds NUL bytes (a binary file?)")
+    return parse_offer_text(text, str(path), address)
 
 
 def load_record(trade: str) -> TradeRecord | None:
@@ -77,14 +101,18 @@ def load_record(trade: str) -> TradeRecord | None:
         raw = json.loads(path.read_text())
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # JSON and UTF-8 errors are ValueErrors
         raise InputError(f"{path}: cannot read the trade record ({exc})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("notes") or {}, dict):
+        raise InputError(f"{path} is not a trade record: remove it or restore it")
     offer = parse_offer_text(json.dumps(raw.get("offer")), str(path))
     return TradeRecord(offer, dict(raw.get("notes") or {}))
 
 
-def resolve(ref: str) -> TradeRecord:
-    """A trade by id (its local record) or by an offer file (merged with the record)."""
+def resolve(ref: str, address: AddressParser | None = None) -> TradeRecord:
+    """A trade by id (its local record) or by an offer file (merged with the record).
+
+    ``address`` parses the file's address fields (the CLI's parser checks checksums)."""
     text = ref.strip()
     if valid_trade_id(text.lower()):
         found = load_record(text.lower())
@@ -95,7 +123,7 @@ def resolve(ref: str) -> TradeRecord:
         return found
     path = Path(text)
     try:
-        offer = parse_offer_text(path.read_text(), str(path))
+        offer = read_offer_file(path, address)
     except FileNotFoundError:
         raise InputError(f"{ref!r} is neither a trade id (16 hex digits) nor a file") from None
     except OSError as exc:

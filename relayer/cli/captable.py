@@ -6,10 +6,12 @@ import asyncio
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from relayer.actions.audit import AuditReport, audit
 from relayer.actions.captable import CapTable, cap_table
+from relayer.actions.holdings_review import Holding
 from relayer.actions.session import Session
 from relayer.cli.common import ConfigOption, console, err_console, format_amount, get_config
 from relayer.cli.lines import say
@@ -168,6 +170,13 @@ def audit_command(
         _print_audit(report)
     for problem in report.problems:
         err_console.print(f"[red]violation:[/red] {problem}", soft_wrap=True)
+    for h in report.exceptions:
+        err_console.print(
+            f"[red]exception:[/red] {h.token} on {h.chain}: {h.wallet} holds "
+            f"{format_amount(h.balance, h.decimals)} {h.token}, {', '.join(h.reasons)}: "
+            f"{h.command(report.home)}",
+            soft_wrap=True,
+        )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -199,9 +208,39 @@ def _print_audit(r: AuditReport) -> None:
         )
         for line in m.behind:
             say(f"    catching up: {line}", style="dim")
+    by_chain: dict[str, list[Holding]] = {}
+    for h in r.exceptions:
+        by_chain.setdefault(h.chain, []).append(h)
+    for chain in sorted(by_chain):
+        say(
+            f"  holders on {chain} who may not hold (exceptions: move them with a forced transfer):"
+        )
+        for h in by_chain[chain]:
+            say(f"    {h.wallet}  {format_amount(h.balance, h.decimals)} {h.token}  "
+                f"{', '.join(h.reasons)}")  # fmt: skip
+            say(f"      {escape(h.command(r.home))}", style="dim")
+    if not r.exceptions:
+        say("  holders who may not hold: none")
+    for h in r.frozen:
+        held = f"{format_amount(h.balance, h.decimals)} {h.token}"
+        say(f"  frozen, may hold (not an exception): on {h.chain} {h.wallet}  {held}  "
+            f"{', '.join(h.reasons)}")  # fmt: skip
     for note in r.notes:
         say(f"note: {note}", style="dim")
     say("[green]audit passed[/green]" if r.ok else "[red]audit failed[/red]")
+
+
+def holding_json(h: Holding, home: str) -> dict[str, Any]:
+    """One listed holding; ``balance`` in base units, ``amount`` in token units."""
+    return {
+        "chain": h.chain,
+        "token": h.token,
+        "wallet": h.wallet,
+        "balance": str(h.balance),
+        "amount": format_amount(h.balance, h.decimals).replace(",", ""),
+        "reasons": h.reasons,
+        "command": h.command(home),
+    }
 
 
 def audit_json(r: AuditReport) -> dict[str, Any]:
@@ -236,6 +275,8 @@ def audit_json(r: AuditReport) -> dict[str, Any]:
             }
             for m in r.mirrors
         ],
+        "exceptions": [holding_json(h, r.home) for h in r.exceptions],
+        "frozen": [holding_json(h, r.home) for h in r.frozen],
         "ok": r.ok,
         "problems": r.problems,
         "notes": r.notes,

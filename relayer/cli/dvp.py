@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from relayer.actions.dvp import (
@@ -25,7 +26,13 @@ from relayer.actions.dvp import (
     refund_legs,
 )
 from relayer.actions.dvp_files import all_records, resolve, secret_path
-from relayer.actions.dvp_status import TradeStatus, trade_status
+from relayer.actions.dvp_status import (
+    LegState,
+    TradeStatus,
+    show_units,
+    trade_status,
+    trade_status_json,
+)
 from relayer.actions.session import Session
 from relayer.cli.common import (
     ConfigOption,
@@ -37,7 +44,7 @@ from relayer.cli.common import (
     parse_amount,
     resolve_key,
 )
-from relayer.cli.output import JsonOption, emit
+from relayer.cli.output import JsonOption, emit, emit_failed_check
 from relayer.core.dvp import Leg, Offer
 from relayer.errors import InputError
 
@@ -111,7 +118,7 @@ def accept(
     """Buyer: make the secret, lock the payment for the seller; prints the accepted offer."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, BUYER)
-    record = resolve(str(offer_file))
+    record = resolve(str(offer_file), parse_address)
 
     async def go() -> Offer:
         async with Session(config) as session:
@@ -137,7 +144,7 @@ def lock(
     """Seller: check the buyer's payment leg on chain, then lock the tokens for the buyer."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, SELLER)
-    record = resolve(trade)
+    record = resolve(trade, parse_address)
 
     async def go() -> None:
         async with Session(config) as session:
@@ -163,7 +170,7 @@ def claim(
     """Buyer: claim the tokens with the secret (this reveals it; the seller is then paid)."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, BUYER)
-    record = resolve(trade)
+    record = resolve(trade, parse_address)
 
     async def go() -> None:
         async with Session(config) as session:
@@ -192,7 +199,7 @@ def refund(
         raise InputError(f"--leg {leg!r}: use asset or payment")
     config = get_config(config_path)
     key = resolve_key(config, key_env, SELLER if leg == "asset" else BUYER)
-    record = resolve(trade)
+    record = resolve(trade, parse_address)
 
     async def go() -> None:
         async with Session(config) as session:
@@ -210,7 +217,7 @@ def refund(
 def status(trade: TradeArg, config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Both legs of a trade as the chains hold them now."""
     config = get_config(config_path)
-    record = resolve(trade)
+    record = resolve(trade, parse_address)
 
     async def go() -> TradeStatus:
         async with Session(config) as session:
@@ -218,7 +225,9 @@ def status(trade: TradeArg, config_path: ConfigOption = None, as_json: JsonOptio
 
     found = asyncio.run(go())
     if as_json:
-        emit(_trade_json(found))
+        if found.mismatches:
+            raise emit_failed_check(trade_status_json(found), "; ".join(found.mismatches))
+        emit(trade_status_json(found))
         return
     o = found.offer
     console.print(f"trade {o.trade}: [bold]{found.summary}[/bold]")
@@ -227,11 +236,27 @@ def status(trade: TradeArg, config_path: ConfigOption = None, as_json: JsonOptio
         console.print(f"  hashlock 0x{o.hashlock.hex()}")
     for state in (found.asset, found.payment):
         agreed = f", expiry {_when(state.agreed_expiry)}" if state.agreed_expiry else ""
-        console.print(f"  {state.leg:<8} {_leg(state.terms)} to {state.receiver}{agreed}")
+        console.print(
+            f"  {state.leg:<8} offer: {escape(_terms(state))} to {state.receiver}{agreed}",
+            soft_wrap=True,
+        )
         for lk in state.locks:
-            console.print(f"    lock 0x{lk.lock_id.hex()[:16]}…  {state.describe(lk)}")
+            held = state.token(lk.token)
+            amount = escape(show_units(lk.amount, held.decimals if held else None,
+                                       held.symbol if held else lk.token))  # fmt: skip
+            mark = " [red]MISMATCH[/red]" if lk.lock_id in state.differences else ""
+            console.print(
+                f"    lock 0x{lk.lock_id.hex()[:16]}…  holds {amount} (token {lk.token}) for "
+                f"{lk.receiver}, hashlock 0x{lk.hashlock.hex()[:16]}…, expiry {lk.expiry}: "
+                f"{state.describe(lk)}{mark}",
+                soft_wrap=True,
+            )
         if o.accepted and not state.locks:
             console.print("    not locked")
+    for mismatch in found.mismatches:
+        err_console.print(f"[red]mismatch:[/red] {escape(mismatch)}", soft_wrap=True)
+    if found.mismatches:
+        raise typer.Exit(1)
 
 
 @app.command("list")
@@ -252,15 +277,16 @@ def list_trades(config_path: ConfigOption = None, as_json: JsonOption = False) -
 
     trades = asyncio.run(go())
     if as_json:
-        emit({"trades": [_trade_json(found) for found in trades]})
+        emit({"trades": [trade_status_json(found) for found in trades]})
         return
     table = Table()
     for column in ("trade", "asset", "payment", "seller", "buyer", "state"):
         table.add_column(column)
     for found in trades:
         o = found.offer
-        table.add_row(o.trade, _leg(o.asset), _leg(o.payment), o.seller[:10] + "…",
-                      o.buyer[:10] + "…", found.summary)  # fmt: skip
+        state = found.summary + (" [red](mismatch: see status)[/red]" if found.mismatches else "")
+        table.add_row(o.trade, _terms(found.asset), _terms(found.payment), o.seller[:10] + "…",
+                      o.buyer[:10] + "…", state)  # fmt: skip
     console.print(table)
 
 
@@ -270,27 +296,11 @@ def _leg_lock_json(done: LegLock) -> dict[str, object]:
             "expiry": done.expiry or None}  # fmt: skip
 
 
-def _trade_json(found: TradeStatus) -> dict[str, object]:
-    """A trade for `dvp status|list --json`: the offer as its file has it, and each leg's
-    locks as the chains hold them."""
-    legs = {}
-    for state in (found.asset, found.payment):
-        legs[state.leg] = {
-            "receiver": state.receiver,
-            "agreed_expiry": state.agreed_expiry,
-            "locks": [
-                {"lock_id": f"0x{lk.lock_id.hex()}", "state": lk.state, "amount": str(lk.amount),
-                 "sender": lk.sender, "receiver": lk.receiver, "expiry": lk.expiry,
-                 "describe": state.describe(lk)}
-                for lk in state.locks
-            ],
-        }  # fmt: skip
-    return {
-        "trade": found.offer.trade,
-        "summary": found.summary,
-        "offer": found.offer.to_json(),
-        "legs": legs,
-    }
+def _terms(state: LegState) -> str:
+    """The offer's leg in token units as the token contract counts them (its decimals)."""
+    facts = state.token(state.terms.token)
+    decimals = facts.decimals if facts else None
+    return f"{show_units(state.terms.amount, decimals, state.terms.symbol)} on {state.terms.chain}"
 
 
 def _leg(leg: Leg) -> str:

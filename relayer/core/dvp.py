@@ -21,6 +21,9 @@ from typing import Any, Protocol
 from eth_utils.address import is_address, to_checksum_address
 
 OFFER_VERSION = 1
+UINT256_MAX = 2**256 - 1  # what a lock's amount can hold
+UINT64_MAX = 2**64 - 1  # what a lock's expiry can hold
+AddressParser = Callable[[str, str], str]  # (text, field) -> checksummed address, or raises
 RESTART_ALLOWANCE = 30  # seconds for a relayer to restart and catch up, inside the margin
 INCLUSION_BLOCKS = 10  # blocks of the slower chain for the claim to be mined (a fee bump)
 _TRADE_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -109,24 +112,24 @@ class Leg:
         }
 
     @classmethod
-    def from_json(cls, raw: Any, where: str) -> Leg:
+    def from_json(cls, raw: Any, where: str, address: AddressParser | None = None) -> Leg:
         if not isinstance(raw, Mapping):
             raise OfferError(f"{where}: expected an object")
         try:
             leg = cls(
-                chain=str(raw["chain"]),
-                chain_id=int(raw["chain_id"]),
-                token=_address(raw["token"], f"{where}.token"),
-                symbol=str(raw["symbol"]),
-                decimals=int(raw["decimals"]),
-                amount=int(str(raw["amount"])),
+                chain=_text(raw["chain"], f"{where}.chain"),
+                chain_id=_int(raw["chain_id"], f"{where}.chain_id"),
+                token=_address(raw["token"], f"{where}.token", address),
+                symbol=_text(raw["symbol"], f"{where}.symbol"),
+                decimals=_int(raw["decimals"], f"{where}.decimals"),
+                amount=_amount(raw["amount"], f"{where}.amount"),
             )
         except KeyError as exc:
             raise OfferError(f"{where}.{exc.args[0]}: required") from None
-        except (TypeError, ValueError) as exc:
-            raise OfferError(f"{where}: {exc}") from None
-        if leg.amount <= 0:
-            raise OfferError(f"{where}.amount: must be positive")
+        if leg.chain_id <= 0:
+            raise OfferError(f"{where}.chain_id: must be positive, got {leg.chain_id}")
+        if not 0 <= leg.decimals <= 77:  # 10**77 < 2**256 <= 10**78
+            raise OfferError(f"{where}.decimals: {leg.decimals} is not a token's decimals")
         return leg
 
 
@@ -193,21 +196,26 @@ class Offer:
         }
 
     @classmethod
-    def from_json(cls, raw: Any) -> Offer:
-        """Parse and check an offer document; OfferError names the first bad field."""
+    def from_json(cls, raw: Any, address: AddressParser | None = None) -> Offer:
+        """Parse and check an offer document; OfferError names the first bad field.
+
+        ``address`` reads each address field (the CLI passes its own parser, which checks
+        EIP-55 checksums); by default any well-formed address is taken.
+        """
         if not isinstance(raw, Mapping):
             raise OfferError("an offer is a JSON object")
-        if raw.get("stbridge_dvp") != OFFER_VERSION:
+        version = raw.get("stbridge_dvp")
+        if isinstance(version, bool) or version != OFFER_VERSION:
             raise OfferError(f"not a stbridge DvP offer (stbridge_dvp is not {OFFER_VERSION})")
         try:
-            trade = str(raw["trade"])
+            trade = _text(raw["trade"], "trade")
             offer = cls(
                 trade=trade,
-                network=str(raw["network"]),
-                seller=_address(raw["seller"], "seller"),
-                buyer=_address(raw["buyer"], "buyer"),
-                asset=Leg.from_json(raw["asset"], "asset"),
-                payment=Leg.from_json(raw["payment"], "payment"),
+                network=_text(raw["network"], "network"),
+                seller=_address(raw["seller"], "seller", address),
+                buyer=_address(raw["buyer"], "buyer", address),
+                asset=Leg.from_json(raw["asset"], "asset", address),
+                payment=Leg.from_json(raw["payment"], "payment", address),
                 margin_seconds=_int(raw["margin_seconds"], "margin_seconds"),
                 hashlock=_bytes32(raw.get("hashlock"), "hashlock"),
                 asset_expiry=_opt_int(raw.get("asset_expiry"), "asset_expiry"),
@@ -226,6 +234,7 @@ class Offer:
         stamped = (offer.hashlock, offer.asset_expiry, offer.payment_expiry)
         if any(v is not None for v in stamped) and any(v is None for v in stamped):
             raise OfferError("an accepted offer has a hashlock and both expiries")
+        _check_expiries(offer)
         return offer
 
 
@@ -327,10 +336,48 @@ def _same_lock(lock: LockView, what: str, leg: Leg, *, receiver: str, hashlock: 
         )
 
 
-def _address(value: Any, where: str) -> str:
+def _address(value: Any, where: str, parse: AddressParser | None = None) -> str:
     if not isinstance(value, str) or not is_address(value):
+        if parse is not None and isinstance(value, str):
+            return parse(value, where)  # its own words for what is wrong
         raise OfferError(f"{where}: {value!r} is not an address")
-    return str(to_checksum_address(value))
+    return parse(value, where) if parse is not None else str(to_checksum_address(value))
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise OfferError(f"{where}: expected a short string, got {value!r:.40}")
+    return value
+
+
+def _amount(value: Any, where: str) -> int:
+    """Base units, written as a decimal string (or a JSON integer): positive, fits uint256."""
+    text = value if isinstance(value, str) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    if text is None or not re.fullmatch(r"[0-9]{1,78}", text):
+        raise OfferError(f"{where}: expected base units as digits, got {value!r:.40}")
+    amount = int(text)
+    if amount <= 0:
+        raise OfferError(f"{where}: must be positive")
+    if amount > UINT256_MAX:
+        raise OfferError(f"{where}: {text} does not fit a token amount (uint256)")
+    return amount
+
+
+def _check_expiries(offer: Offer) -> None:
+    """An accepted offer's expiries fit a lock and leave at least its margin between them."""
+    t_a, t_b = offer.asset_expiry, offer.payment_expiry
+    if t_a is None or t_b is None:
+        return
+    for name, value in (("asset_expiry", t_a), ("payment_expiry", t_b)):
+        if not 0 < value <= UINT64_MAX:
+            raise OfferError(f"{name}: {value} is not a unix time a lock can hold")
+    if t_b - t_a < offer.margin_seconds:
+        raise OfferError(
+            f"payment_expiry: {t_b} is {t_b - t_a} s after asset_expiry {t_a}, under the "
+            f"offer's margin of {offer.margin_seconds} s"
+        )
 
 
 def _int(value: Any, where: str) -> int:

@@ -5,9 +5,11 @@ transfer was sent. If the issuer revokes or freezes the recipient while the tran
 in flight, the home registry dispatches a RecordUpdate with a higher nonce; delivered in
 nonce order, the transfer would land first and mint to an investor who is no longer
 eligible, and only then would the revocation arrive. The mailbox does not require nonce
-order (its replay protection is a bitmap), so the lane delivers such a transfer *after*
-the record update: the mirror then holds the newer record, the carried one is ignored as
-older, and the transfer bounces back to its sender.
+order (its replay protection is a bitmap), so when both are due in the same round the
+lane delivers such a transfer *after* the record update: the mirror then holds the newer
+record, the carried one is ignored as older, and the transfer bounces back to its sender.
+A transfer delivered in an earlier round (its revocation mined later, or not yet
+confirmed or checkpointed) is not recalled: ``stbridge audit`` lists the holding.
 
 Only the order changes, never what is delivered: a held transfer goes out in the same
 round, in a transaction sent after the update's (the sender's nonces keep them in

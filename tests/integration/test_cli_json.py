@@ -146,8 +146,9 @@ async def test_dvp_offer_status_and_list_in_json(
     trade = json.loads(offer.read_text())["trade"]  # the offer document itself, as before
     status = envelope(await cli.ok("dvp", "status", trade, "--json"), "dvp status")["data"]
     assert status["trade"] == trade and status["summary"].startswith("offered")
-    assert status["offer"]["asset"]["amount"] == str(2 * 10**18)
-    assert status["legs"]["asset"]["locks"] == [] and status["legs"]["payment"]["locks"] == []
+    assert status["asset"]["offer"]["amount"] == str(2 * 10**18)
+    assert status["asset"]["locks"] == [] and status["payment"]["locks"] == []
+    assert status["mismatches"] == []
     listed = envelope(await cli.ok("dvp", "list", "--json"), "dvp list")["data"]
     assert [t["trade"] for t in listed["trades"]] == [trade]
     unknown = await cli("dvp", "status", "0123456789abcdef", "--json")

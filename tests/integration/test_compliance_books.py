@@ -179,3 +179,65 @@ async def test_audit_tells_a_mirror_catching_up_from_one_left_behind(
         report = (await cli.ok("audit", "--json")).json()
         assert report["ok"]
         assert (await w.record("b", wallet)) == (await w.record("a", wallet))
+
+
+async def test_audit_lists_holders_who_may_not_hold_and_frozen_ones_apart(
+    system: System, cli: Cli, tmp_path: Path
+) -> None:
+    """A holder revoked after receiving on b still holds there: the audit lists it, per
+    chain, with its balance and the forced transfer to run, and exits 1; a frozen holder
+    is listed apart and alone does not fail the audit."""
+    revoked, frozen, keeper = (make_key(f"books-{n}") for n in ("revoked", "frozen", "keeper"))
+    async with Session(system.config, system.deployment) as session:
+        w = World(system, session)
+        await w.fund([revoked, frozen, keeper])
+        await w.onboard([revoked, frozen, keeper], holding=3 * UNIT)
+        async with running_relayer(system, tmp_path / "r.db") as relay:
+            sent = await send_transfer(
+                session, key=revoked, origin="a", destination="b", token="ACME", amount=UNIT,
+                recipient=revoked.address,
+            )  # fmt: skip
+            await wait_delivered(relay.store, [bytes.fromhex(sent.message_id[2:])], 60)
+            change = await flag_investor(session, w.agent, revoked.address, "revoke")
+            await flag_investor(session, w.agent, frozen.address, "freeze")
+            await w.wait_mirror(revoked.address, change.record.version)
+            await drained(relay)
+        await _final(w)
+        audited = await cli("audit", "--json")
+        assert audited.code == 1, audited.err
+        report = audited.json()
+        assert not report["ok"]
+        mine = {(e["chain"], e["wallet"]): e for e in report["exceptions"]}
+        on_b = mine[("b", revoked.address)]
+        assert on_b["balance"] == str(UNIT) and on_b["amount"] == "1" and on_b["token"] == "ACME"
+        assert any(r.startswith("revoked (home registry") for r in on_b["reasons"])
+        assert any(r.startswith("revoked (mirror on b") for r in on_b["reasons"])
+        assert on_b["command"] == (
+            f"stbridge token forced-transfer --token ACME --from {revoked.address} "
+            "--to <eligible wallet> --amount all --chain b"
+        )
+        assert mine[("a", revoked.address)]["balance"] == str(2 * UNIT)
+        assert frozen.address not in {e["wallet"] for e in report["exceptions"]}
+        [held] = [f for f in report["frozen"] if f["wallet"] == frozen.address]
+        assert held["chain"] == "a" and held["balance"] == str(3 * UNIT)
+        assert held["reasons"] == ["frozen (home registry)"]
+        text = await cli("audit")
+        assert text.code == 1
+        assert (
+            f"exception: ACME on b: {revoked.address} holds 1 ACME, revoked (home registry"
+            in text.err
+        ), text.err
+        assert "--to <eligible wallet> --amount all --chain b" in text.err
+        assert f"frozen, may hold (not an exception): on a {frozen.address}  3 ACME" in text.out
+
+        # the issuer acts: the revoked holdings go to an eligible wallet on each chain
+        for chain in ("a", "b"):
+            await cli.ok(
+                "token", "forced-transfer", "--token", "ACME", "--from", revoked.address,
+                "--to", keeper.address, "--amount", "all", "--chain", chain,
+            )  # fmt: skip
+        await _final(w)
+        report = (await cli.ok("audit", "--json")).json()
+        assert report["ok"] and not report["exceptions"], report["exceptions"]
+        assert frozen.address in {f["wallet"] for f in report["frozen"]}
+        await flag_investor(session, w.agent, frozen.address, "unfreeze")

@@ -128,8 +128,63 @@ def test_bad_amounts_are_refused() -> None:
     with pytest.raises(OfferError, match=r"payment\.amount: must be positive"):
         Offer.from_json(raw)
     raw["payment"]["amount"] = "lots"
-    with pytest.raises(OfferError, match="payment:"):
+    with pytest.raises(OfferError, match=r"payment\.amount: expected base units as digits"):
         Offer.from_json(raw)
+    raw["payment"]["amount"] = str(2**256)
+    with pytest.raises(OfferError, match=r"payment\.amount: .* does not fit a token amount"):
+        Offer.from_json(raw)
+    for wrong in (2.5e9, "1e9", True, "-5", [1]):
+        raw["payment"]["amount"] = wrong
+        with pytest.raises(OfferError, match=r"payment\.amount: expected base units"):
+            Offer.from_json(raw)
+
+
+@pytest.mark.parametrize(
+    ("leg", "change", "message"),
+    [
+        ("asset", {"decimals": "18"}, "asset.decimals: expected an integer"),
+        ("asset", {"decimals": 18.0}, "asset.decimals: expected an integer"),
+        ("asset", {"decimals": 300}, "asset.decimals: 300 is not a token's decimals"),
+        ("payment", {"chain_id": True}, "payment.chain_id: expected an integer"),
+        ("payment", {"chain_id": 0}, "payment.chain_id: must be positive"),
+        ("payment", {"symbol": {"x": 1}}, "payment.symbol: expected a short string"),
+        ("payment", {"chain": ""}, "payment.chain: expected a short string"),
+        ("asset", {"token": 5}, "asset.token: 5 is not an address"),
+    ],
+)
+def test_every_leg_field_has_its_type(leg: str, change: dict[str, Any], message: str) -> None:
+    raw = offer().to_json()
+    raw[leg].update(change)
+    with pytest.raises(OfferError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Offer.from_json(raw)
+
+
+def test_an_accepted_offer_keeps_its_margin_between_the_expiries() -> None:
+    raw = accepted(t_a=1_000, margin=42).to_json()
+    assert Offer.from_json(raw).payment_expiry == 1_042
+    raw["payment_expiry"] = 1_010
+    with pytest.raises(OfferError, match="payment_expiry: 1010 is 10 s after asset_expiry 1000, "
+                       "under the offer's margin of 42 s"):  # fmt: skip
+        Offer.from_json(raw)
+    raw["asset_expiry"], raw["payment_expiry"] = 2**64, 2**64 + 42
+    with pytest.raises(OfferError, match=r"asset_expiry: .* is not a unix time a lock can hold"):
+        Offer.from_json(raw)
+
+
+def test_the_version_is_the_number_one_not_true() -> None:
+    with pytest.raises(OfferError, match="not a stbridge DvP offer"):
+        Offer.from_json({**offer().to_json(), "stbridge_dvp": True})
+
+
+def test_every_address_goes_through_the_given_parser() -> None:
+    seen: list[str] = []
+
+    def parse(text: str, what: str) -> str:
+        seen.append(what)
+        return text
+
+    Offer.from_json(offer().to_json(), parse)
+    assert sorted(seen) == ["asset.token", "buyer", "payment.token", "seller"]
 
 
 def test_a_payment_leg_that_matches_passes() -> None:
@@ -230,3 +285,35 @@ def test_the_dvp_section_of_the_config() -> None:
                         ({"margin": 5}, "dvp.margin: unknown key")):  # fmt: skip
         with pytest.raises(ConfigError, match=reason):
             parse_config({**devnet_raw(), "dvp": bad})
+
+
+def test_a_lock_that_differs_from_the_offer_is_a_mismatch_and_not_counted() -> None:
+    from relayer.actions.dvp_status import (
+        LegState,
+        TradeStatus,
+        lock_differences,
+        trade_status_json,
+    )
+    from relayer.actions.dvp_verify import TokenFacts
+
+    taken = accepted()
+    state = LegState("asset", taken.asset, BUYER, taken.asset_expiry)
+    state.tokens[ACME.lower()] = TokenFacts(ACME, "ACME", 18)
+    short = asset_lock(lock_id=b"\x03" * 32, amount=4 * 10**18, expiry=999)
+    state.locks = [short, asset_lock()]
+    assert lock_differences(state, asset_lock()) == []
+    state.differences[short.lock_id] = lock_differences(state, short)
+    assert state.differences[short.lock_id] == [
+        "holds 4 ACME, the offer says 10 ACME",
+        "expires at 999, the offer says 1000",
+    ]
+    assert state.matching == [asset_lock()]
+    payment = LegState("payment", taken.payment, SELLER, taken.payment_expiry)
+    found = TradeStatus(taken, state, payment, {})
+    assert found.mismatches == [
+        f"the asset leg's lock 0x{'03' * 8}… on a holds 4 ACME, the offer says 10 ACME",
+        f"the asset leg's lock 0x{'03' * 8}… on a expires at 999, the offer says 1000",
+    ]
+    shown = trade_status_json(found)
+    assert [lk["matches_offer"] for lk in shown["asset"]["locks"]] == [False, True]
+    assert shown["asset"]["locks"][0]["amount"] == str(4 * 10**18)

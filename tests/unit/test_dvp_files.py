@@ -90,3 +90,39 @@ def test_resolve_explains_what_it_could_not_find(home: Path, tmp_path: Path) -> 
     bad.write_text(json.dumps({**offer().to_json(), "buyer": "nobody"}))
     with pytest.raises(InputError, match="buyer: 'nobody' is not an address"):
         resolve(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (bytes(range(256)) * 4, "is not an offer: not UTF-8 text (byte 0x80 at offset 128)"),
+        (b"\xff\xfe{\x00}", "not UTF-8 text"),
+        (b'{"stbridge_dvp": 1, "trade"\x00: 1}', "holds NUL bytes"),
+        (b'{"stbridge_dvp": 1, "trade": "01234', "is not JSON: Unterminated string"),
+        (b"", "is not JSON: Expecting value"),
+        (b"[" * 60_000, " is not "),  # too deep for the decoder, or truncated
+        (b"[1, 2]", "an offer is a JSON object"),
+        (b'{"stbridge_dvp": 1}', "trade: required"),
+        (b" " * 70_000, "larger than 64 kB"),
+    ],
+)
+def test_a_file_that_is_not_an_offer_is_one_input_error(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    path = tmp_path / "offer.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        resolve(str(path))
+    assert says in str(caught.value) and "\n" not in str(caught.value)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_the_address_parser_s_refusal_names_the_file_and_field(tmp_path: Path) -> None:
+    from relayer.cli.common import parse_address
+
+    raw = offer().to_json()
+    raw["buyer"] = "0x71be63f3384f5fb98995898a86b02fb2426c57"  # two digits short
+    path = tmp_path / "offer.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(InputError, match=rf"^{path}: buyer '0x71be.*' is not an address"):
+        resolve(str(path), parse_address)
