@@ -78,9 +78,10 @@ async def check_bridge_send(
     recipient: str,
     amount: int,
 ) -> None:
-    """Everything ``TokenBridge.send`` and the token would refuse, asked first: the balance,
-    the sender's side of the token's rules (pause, freezes, identity, lock-up), the
-    recipient's eligibility, the lane (enrolled, not paused) and its rate limit."""
+    """Everything ``TokenBridge.send`` and the token would refuse, asked first: the sender's
+    side of the token's rules (pause, freezes, identity, lock-up: what to fix before
+    anything else), the balance, the recipient's eligibility, the lane (enrolled, not
+    paused) and its rate limit."""
     token = deployed.addresses[origin]
     bridge = session.address(origin, BRIDGE_ARTIFACT)
     symbol = deployed.symbol
@@ -88,11 +89,6 @@ async def check_bridge_send(
     def show(units: int) -> str:
         return format_tokens(units, deployed.decimals, symbol)
 
-    balance = int(await session.call(origin, token, ARTIFACT, "balanceOf", sender))
-    if balance < amount:
-        raise InputError(
-            f"{sender} holds {show(balance)} on {origin}, fewer than the {show(amount)} asked"
-        )
     # home: the bridge (a custodian) takes the tokens in escrow; remote: it burns them
     into = bridge if origin == deployed.home_chain else ZERO_ADDRESS
     code = int(
@@ -103,6 +99,11 @@ async def check_bridge_send(
     if code:
         reason = await restriction(session, origin, token, code)
         raise InputError(f"{sender} cannot send {symbol} on {origin}: {reason}")
+    balance = int(await session.call(origin, token, ARTIFACT, "balanceOf", sender))
+    if balance < amount:
+        raise InputError(
+            f"{sender} holds {show(balance)} on {origin}, fewer than the {show(amount)} asked"
+        )
     if not await session.call(origin, token, ARTIFACT, "canReceive", recipient):
         code = int(
             await session.call(
