@@ -112,6 +112,8 @@ def _cases(deployment: Deployment) -> list[tuple[list[str], str]]:
         ([*SEND, "--amount", "1", "--recipient", TYPO], f"recipient {TYPO} {CHECKSUM}"),
         (["balances", "--wallet", TYPO], f"wallet {TYPO} {CHECKSUM}"),
         (["dvp", "offer", "--buyer", TYPO, "--sell", "1", "--price", "1"], CHECKSUM),
+        (["token", "mint", "--token", TYPO, "--to", GOOD, "--amount", "1"],
+         f"token {TYPO} {CHECKSUM}"),
         # amounts, as people in other locales and other tools write them
         ([*SEND, "--amount", "1,5", "--recipient", GOOD], f"amount '1,5' {SEPARATOR}"),
         ([*SEND, "--amount", "1,000", "--recipient", GOOD], SEPARATOR),
