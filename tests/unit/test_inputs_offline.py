@@ -114,6 +114,9 @@ def _cases(deployment: Deployment) -> list[tuple[list[str], str]]:
         (["dvp", "offer", "--buyer", TYPO, "--sell", "1", "--price", "1"], CHECKSUM),
         (["token", "mint", "--token", TYPO, "--to", GOOD, "--amount", "1"],
          f"token {TYPO} {CHECKSUM}"),
+        (["captable", "--token", TYPO], f"token {TYPO} {CHECKSUM}"),
+        (["captable", "--token", "ACME", "--at-block", "a:ten"], "the block must be a whole"),
+        (["audit", "--at-block", "2026-02-30"], "is not a calendar date"),
         # amounts, as people in other locales and other tools write them
         ([*SEND, "--amount", "1,5", "--recipient", GOOD], f"amount '1,5' {SEPARATOR}"),
         ([*SEND, "--amount", "1,000", "--recipient", GOOD], SEPARATOR),
