@@ -17,6 +17,7 @@ from eth_utils.address import is_address, to_checksum_address
 from chains.devnet import state_dir
 from relayer.config import Config
 from relayer.errors import DeploymentError
+from relayer.issuer_inputs import parse_address
 
 
 @dataclass
@@ -73,6 +74,9 @@ class Deployment:
     def token(self, name_or_address: str) -> TokenDeployment:
         """A token by symbol (any case) or by its address on any chain."""
         wanted = name_or_address.strip()
+        symbols = [t.symbol.lower() for t in self.tokens]
+        if wanted[:2].lower() == "0x" and wanted.lower() not in symbols:
+            parse_address(wanted, "token")  # an address: a typo in it is refused, not guessed
         for token in self.tokens:
             if token.symbol.lower() == wanted.lower():
                 return token

@@ -1,7 +1,9 @@
-"""What issuers type, parsed: countries, dates and durations, investor ids, block cuts.
+"""What people type, parsed: addresses, amounts, countries, dates and durations,
+investor ids, block cuts.
 
 Every parser raises InputError with one line that names the value and what would be
-accepted, so a command never reaches a chain with a value it cannot mean.
+accepted, so a command never reaches a chain with a value it cannot mean. None of them
+needs a chain: every command parses its inputs before it connects to one.
 
 Dates are UTC. A date without a time means **through the end of that day**: an expiry
 of ``2027-12-31`` keeps the record valid all of 31 December and stores
@@ -15,6 +17,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from eth_utils.address import to_checksum_address
 
 from relayer.countries import UnknownCountry, lookup
 from relayer.errors import InputError
@@ -22,6 +27,119 @@ from relayer.errors import InputError
 _DURATION = re.compile(r"^(\d+)\s*([hdw])$")
 _UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_UINT64 = 2**64 - 1
+MAX_UINT256 = 2**256 - 1
+ZERO_ADDRESS = "0x" + "0" * 40
+
+_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+_EXPONENT = re.compile(r"([0-9]+(\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]{1,4}")
+# what people put between groups of digits or before decimals in their locale
+_SEPARATORS = frozenset(",_ '\u2019\u00a0\u202f\u2009\u066b\u066c")
+
+
+def address_problem(text: str) -> str | None:
+    """Why ``text`` is not an address a person meant, or None when it is one.
+
+    An address is ``0x`` and 40 hex digits. In mixed case the digits carry an EIP-55
+    checksum, which must hold (a mistyped digit shows); all lower-case or all upper-case
+    digits carry none and are taken as written, as every wallet does.
+    """
+    if not _HEX_ADDRESS.fullmatch(text):
+        return "is not an address (0x followed by 40 hex digits)"
+    digits = text[2:]
+    mixed = digits != digits.lower() and digits != digits.upper()
+    if mixed and to_checksum_address(text) != text:
+        return "has a bad EIP-55 checksum (a typo?); check it, or write it all lower-case"
+    return None
+
+
+def parse_address(value: str, what: str = "address") -> str:
+    """An address a person typed, checksummed; InputError when it is malformed, fails its
+    EIP-55 checksum, or is the zero address (which nobody holds)."""
+    text = value.strip()
+    problem = address_problem(text)
+    if problem is not None:
+        shown = text if _HEX_ADDRESS.fullmatch(text) else repr(value)
+        raise InputError(f"{what} {shown} {problem}")
+    if text.lower() == ZERO_ADDRESS:
+        raise InputError(f"{what} is the zero address, which nobody holds: check it")
+    return str(to_checksum_address(text))
+
+
+def parse_decimal(value: str, what: str = "amount") -> Decimal:
+    """A positive number of token units as written: digits with at most one dot.
+
+    Money takes no guesses: a comma (``1,5`` is 1.5 to some readers and 15 to others), any
+    other separator, an exponent, a sign, hex, ``NaN`` and ``Infinity`` are refused with
+    the way to write the number instead. Only the syntax is checked here, so a typo is
+    answered before anything is read; :func:`scale_amount` applies the token's decimals.
+    """
+    text = value.strip()
+    if not text:
+        raise InputError(f"{what} is empty: give token units like 10 or 2.5")
+    if any(c in _SEPARATORS for c in text):
+        raise InputError(
+            f"{what} {value!r} has a separator: write 1.5 or 1000.5 "
+            "(a dot for decimals, no separators)"
+        )
+    if text[0] in "-\u2212":
+        raise InputError(f"{what} {value!r} is negative: give a positive number of token units")
+    if text[0] == "+":
+        raise InputError(f"{what} {value!r} has a sign: write it without the '+'")
+    if _EXPONENT.fullmatch(text):
+        written = format(Decimal(text), "f")
+        hint = f" ({written})" if len(written) <= 40 else ""
+        raise InputError(f"{what} {value!r} has an exponent: write the number out{hint}")
+    if text[:2].lower() == "0x":
+        raise InputError(f"{what} {value!r} is hex: write token units in decimal, like 10 or 2.5")
+    if not _PLAIN_NUMBER.fullmatch(text):
+        raise InputError(f"{what} {value!r} is not a number: write token units like 10 or 2.5")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only plain numbers
+        raise InputError(f"{what} {value!r} is not a number") from None
+    if amount == 0:
+        raise InputError(f"{what} {value!r} is zero: give a positive number of token units")
+    return amount
+
+
+def scale_amount(amount: Decimal, decimals: int, what: str = "amount") -> int:
+    """Token units (from :func:`parse_decimal`) in base units, exactly (no rounding)."""
+    shown = format(amount, "f")
+    sign, digits, exponent = amount.as_tuple()
+    if sign or not isinstance(exponent, int):
+        raise InputError(f"{what} '{shown}' is not a positive number")
+    units = int("".join(map(str, digits)) or "0")
+    shift = exponent + decimals
+    if shift >= 0:
+        units *= 10**shift
+    else:
+        units, rest = divmod(units, 10**-shift)
+        if rest:
+            raise InputError(f"{what} '{shown}' has more than {decimals} decimal places")
+    if units > MAX_UINT256:
+        raise InputError(f"{what} '{shown}' is too large")
+    return units
+
+
+def parse_amount(value: str, decimals: int, what: str = "amount") -> int:
+    """Token units as people write them (``10``, ``2.5``) in base units."""
+    return scale_amount(parse_decimal(value, what), decimals, what)
+
+
+def format_amount(units: int, decimals: int) -> str:
+    """Base units as token units, grouped by thousands, without trailing zeros (exact:
+    integer arithmetic, so 30-digit balances keep their last digit)."""
+    whole, fraction = divmod(abs(units), 10**decimals)
+    text = f"{'-' if units < 0 else ''}{whole:,}"
+    if fraction:
+        text += "." + str(fraction).rjust(decimals, "0").rstrip("0")
+    return text
+
+
+def format_tokens(units: int, decimals: int, symbol: str) -> str:
+    """Base units as people read an amount: ``3,441.5 ACME``."""
+    return f"{format_amount(units, decimals)} {symbol}"
 
 
 def parse_country(text: str) -> int:
@@ -177,11 +295,14 @@ def format_investor_id(raw: bytes) -> str:
 
 
 def parse_optional_limit(text: str, what: str) -> int:
-    """``none`` (or 0) for no limit, else a whole positive number."""
-    cleaned = text.strip().lower().replace("_", "").replace(",", "")
+    """``none`` (or 0) for no limit, else a whole positive number (no separators: ``1,000``
+    is a thousand to some readers and one to others)."""
+    cleaned = text.strip().lower()
     if cleaned in ("none", "0", "off"):
         return 0
-    if not cleaned.isdigit():
+    if any(c in _SEPARATORS for c in cleaned):
+        raise InputError(f"{what} {text!r} has a separator: write the digits only, like 1000")
+    if not re.fullmatch(r"[0-9]+", cleaned):
         raise InputError(f"{what} {text!r} is not a whole number (or 'none' for no limit)")
     return int(cleaned)
 

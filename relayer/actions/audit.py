@@ -19,6 +19,7 @@ At one cut (``relayer.actions.ledger``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from eth_utils.address import to_checksum_address
 
@@ -35,7 +36,7 @@ from relayer.actions.ledger import (
 from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.core.bodies import BodyError, IdentityRecord, RecordUpdate, decode_body
-from relayer.issuer_inputs import CutSpec
+from relayer.issuer_inputs import CutSpec, format_tokens
 
 SHOWN = 5  # differences listed per mirror
 
@@ -78,21 +79,23 @@ async def audit(session: Session, spec: CutSpec | None = None) -> AuditReport:
     for token in session.deployment.tokens:
         check = await escrow_check(session, history, token)
         report.escrow.append(check)
+        show = partial(format_tokens, decimals=token.decimals, symbol=token.symbol)
         for lane in check.lanes:
             if not lane.ok:
                 report.problems.append(
                     f"{token.symbol} lane {history.home}<->{lane.remote}: escrow holds "
-                    f"{lane.locked} for it, supply on {lane.remote} is {lane.remote_supply}, "
-                    f"in flight {lane.in_flight} (difference {lane.difference} base units)"
+                    f"{show(lane.locked)} for it, supply on {lane.remote} is "
+                    f"{show(lane.remote_supply)}, in flight {show(lane.in_flight)} "
+                    f"(difference {show(lane.difference)})"
                 )
         if check.deficit:
             report.problems.append(
-                f"{token.symbol}: the escrow holds {check.deficit} base units less than its "
+                f"{token.symbol}: the escrow holds {show(check.deficit)} less than its "
                 "lanes account for"
             )
         if check.surplus:
             report.notes.append(
-                f"{token.symbol}: the escrow holds {check.surplus} base units more than its "
+                f"{token.symbol}: the escrow holds {show(check.surplus)} more than its "
                 "lanes account for (sent to the bridge outside a transfer)"
             )
     home_records = await _home_records(session, cut)

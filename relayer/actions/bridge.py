@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from relayer.actions.precheck import check_bridge_send, refuse_own_contract
 from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.config import PrivateKey
@@ -32,28 +33,30 @@ async def send_transfer(
 ) -> SentTransfer:
     """Lock (home) or burn (remote) ``amount`` and dispatch it; returns the message id.
 
-    On the home chain the bridge is approved first when the allowance is short. A send
-    the bridge would refuse (ineligible recipient, rate limit, paused lane...) is
-    stopped before it is signed, with the contract's reason.
+    Everything the bridge or the token would refuse (a recipient that is one of the
+    deployment's contracts, a short balance, a pause, a lock-up, an ineligible recipient,
+    a paused lane, the rate limit) is refused before any transaction, in words; only
+    then, on the home chain, is the bridge approved when the allowance is short.
     """
     if origin == destination:
         raise InputError("--from and --to name the same chain")
     session.chain(origin)
     dest_chain = session.chain(destination)
-    await session.reachable(origin)
     deployed = session.token(token)
     local = deployed.addresses.get(origin)
     if local is None:
         raise InputError(f"{deployed.symbol} is not deployed on chain {origin}")
+    if destination not in deployed.addresses:
+        raise InputError(f"{deployed.symbol} is not deployed on chain {destination}")
+    refuse_own_contract(session, destination, recipient)
+    await session.reachable(origin)
     bridge = session.address(origin, "TokenBridge")
     wallet = session.wallet(origin, key)
     token_abi = contracts.load("SecurityToken")
-    balance = await wallet.call(local, token_abi.fn("balanceOf"), key.address)
-    if balance < amount:
-        raise InputError(
-            f"{key.address} holds {balance} base units of {deployed.symbol} on {origin}, "
-            f"less than {amount}"
-        )
+    await check_bridge_send(
+        session, deployed, origin=origin, destination=destination, sender=key.address,
+        recipient=recipient, amount=amount,
+    )  # fmt: skip
     if origin == deployed.home_chain:
         allowance = await wallet.call(local, token_abi.fn("allowance"), key.address, bridge)
         if allowance < amount:

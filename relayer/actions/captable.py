@@ -17,6 +17,7 @@ Anything that does not balance is listed in ``problems`` with the amounts on eac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from relayer.actions.chainread import calls, logs, topic
 from relayer.actions.investors import record_status
@@ -32,7 +33,7 @@ from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.core.bodies import IdentityRecord
 from relayer.deployment import TokenDeployment
-from relayer.issuer_inputs import CutSpec
+from relayer.issuer_inputs import CutSpec, format_tokens
 
 ZERO = "0x" + "00" * 20
 
@@ -185,9 +186,10 @@ def _check_chain(
     found = sum(b.get(chain, 0) for b in balances.values())
     kept = sum(c.balance for c in custodians if c.chain == chain)
     if found + kept != supply:
+        show = partial(format_tokens, decimals=token.decimals, symbol=token.symbol)
         problems.append(
-            f"chain {chain}: {token.symbol} supply is {supply}, but holders hold {found} and "
-            f"custodians {kept} (difference {supply - found - kept} base units)"
+            f"chain {chain}: {token.symbol} supply is {show(supply)}, but holders hold "
+            f"{show(found)} and custodians {show(kept)} (difference {show(supply - found - kept)})"
         )
     holders = sum(1 for b in balances.values() if b.get(chain, 0) > 0)
     if holders != onchain_count:
@@ -217,28 +219,29 @@ async def _holders(
 
 
 def _reconcile(table: CapTable, history: History) -> None:
+    show = partial(format_tokens, decimals=table.decimals, symbol=table.symbol)
     for lane in table.escrow.lanes:
         if not lane.ok:
             table.problems.append(
-                f"lane {history.home}<->{lane.remote}: escrow holds {lane.locked} for "
-                f"{lane.remote}, but {lane.remote} has supply {lane.remote_supply} and "
-                f"{lane.in_flight} is in flight (difference {lane.difference} base units)"
+                f"lane {history.home}<->{lane.remote}: escrow holds {show(lane.locked)} for "
+                f"{lane.remote}, but {lane.remote} has supply {show(lane.remote_supply)} and "
+                f"{show(lane.in_flight)} is in flight (difference {show(lane.difference)})"
             )
     if table.escrow.deficit:
         table.problems.append(
-            f"the escrow {table.escrow.escrow} holds {table.escrow.balance}, "
-            f"{table.escrow.deficit} base units less than its lanes account for"
+            f"the escrow {table.escrow.escrow} holds {show(table.escrow.balance)}, "
+            f"{show(table.escrow.deficit)} less than its lanes account for"
         )
     if table.escrow.surplus:
         table.notes.append(
-            f"the escrow holds {table.escrow.surplus} base units more than its lanes account for "
+            f"the escrow holds {show(table.escrow.surplus)} more than its lanes account for "
             "(tokens transferred to the bridge outside a bridge transfer; they back nothing)"
         )
     accounted = table.held + table.in_custody + table.in_flight + table.escrow.surplus
     if accounted != table.issued:
         table.problems.append(
-            f"issued supply {table.issued} != held {table.held} + in custody "
-            f"{table.in_custody} + in flight {table.in_flight}"
-            + (f" + escrow surplus {table.escrow.surplus}" if table.escrow.surplus else "")
-            + f" = {accounted} (difference {table.issued - accounted} base units)"
+            f"issued supply {show(table.issued)} != held {show(table.held)} + in custody "
+            f"{show(table.in_custody)} + in flight {show(table.in_flight)}"
+            + (f" + escrow surplus {show(table.escrow.surplus)}" if table.escrow.surplus else "")
+            + f" = {show(accounted)} (difference {show(table.issued - accounted)})"
         )

@@ -47,6 +47,7 @@ from relayer.core.dvp import (
     pick_lock,
 )
 from relayer.errors import InputError, InsufficientFunds, StbridgeError, TransactionReverted
+from relayer.issuer_inputs import format_tokens
 
 TIMELOCK = "HashedTimelock"
 
@@ -353,8 +354,8 @@ async def _check_balance(session: Session, leg: Leg, holder: str) -> None:
     balance = await session.call(leg.chain, leg.token, "PaymentToken", "balanceOf", holder)
     if balance < leg.amount:
         raise TradeRefused(
-            f"{holder} holds {balance} base units of {leg.symbol} on {leg.chain}, "
-            f"less than the {leg.amount} of the trade"
+            f"{holder} holds {format_tokens(balance, leg.decimals, leg.symbol)} on {leg.chain}, "
+            f"fewer than the {format_tokens(leg.amount, leg.decimals, leg.symbol)} of the trade"
         )
 
 
@@ -375,7 +376,8 @@ def _check_terms(original: Offer, offer: Offer) -> None:
             if isinstance(mine, Leg) and isinstance(theirs, Leg) and mine.amount != theirs.amount:
                 raise TradeRefused(
                     f"the accepted offer changes the {name} amount of trade {offer.trade}: "
-                    f"{theirs.amount} base units of {theirs.symbol}, you offered {mine.amount}"
+                    f"{format_tokens(theirs.amount, theirs.decimals, theirs.symbol)}, you "
+                    f"offered {format_tokens(mine.amount, mine.decimals, mine.symbol)}"
                 )
             raise TradeRefused(f"the accepted offer changes the {name} of trade {offer.trade}")
 

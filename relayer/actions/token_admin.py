@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relayer.actions.chainread import logs, require_agent, topic
+from relayer.actions.precheck import refuse_own_contract
 from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.chain.wallet import Sent
 from relayer.config import PrivateKey
 from relayer.deployment import TokenDeployment
 from relayer.errors import InputError
-from relayer.issuer_inputs import format_expiry
+from relayer.issuer_inputs import format_expiry, format_tokens
 
 ARTIFACT = "SecurityToken"
 
@@ -109,6 +110,7 @@ async def mint(session: Session, key: PrivateKey, token: str, to: str, amount: i
     """Issue ``amount`` base units to ``to`` on the home chain."""
     deployed = session.token(token)
     home = deployed.home_chain
+    refuse_own_contract(session, home, to)
     await session.reachable(home)
     address = deployed.home_address
     await require_agent(session, home, address, ARTIFACT, key)
@@ -135,10 +137,8 @@ async def _amount_held(
             raise InputError(f"{holder} holds no {deployed.symbol} on chain {chain}")
         return held
     if amount > held:
-        raise InputError(
-            f"{holder} holds {held} base units of {deployed.symbol} on chain {chain}, "
-            f"less than {amount}"
-        )
+        has, asked = (format_tokens(n, deployed.decimals, deployed.symbol) for n in (held, amount))
+        raise InputError(f"{holder} holds {has} on chain {chain}, fewer than the {asked} asked")
     return amount
 
 
@@ -173,6 +173,7 @@ async def forced_transfer(
     deployed = session.token(token)
     where = chain or deployed.home_chain
     [where] = _chains_of(deployed, where)
+    refuse_own_contract(session, where, to)
     await session.reachable(where)
     address = deployed.addresses[where]
     await require_agent(session, where, address, ARTIFACT, key)

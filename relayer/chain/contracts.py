@@ -213,11 +213,24 @@ def decode_revert(data: bytes | None) -> str:
         if known:
             name, types, names = known
             values = decode(types, payload) if types else ()
+            if name == "TransferRestricted" and types[:3] == ["uint8", "address", "address"]:
+                return _restricted(*values[:3])
             args = ", ".join(f"{n}={_show(v)}" for n, v in zip(names, values, strict=True))
             return f"{name}({args})"
     except DecodingError:
         pass
     return f"reverted with unknown data 0x{data.hex()[:80]}"
+
+
+def _restricted(code: int, sender: str, recipient: str) -> str:
+    """A token's ``TransferRestricted`` in words, as ``token mint`` and the pre-checks say it."""
+    from relayer.core.restrictions import describe
+
+    zero = "0x" + "0" * 40
+    parties = [
+        f"{side} {_show(who)}" for side, who in (("from", sender), ("to", recipient)) if who != zero
+    ]
+    return describe(int(code)) + (f", {' '.join(parties)}" if parties else "")
 
 
 def _show(value: Any) -> str:

@@ -17,10 +17,11 @@ from relayer.cli.common import (
     format_amount,
     get_config,
     parse_address,
-    parse_amount,
+    parse_decimal,
     resolve_key,
 )
 from relayer.cli.output import JsonOption, emit
+from relayer.issuer_inputs import scale_amount
 
 app = typer.Typer(help="Move security tokens between chains.", no_args_is_help=True)
 
@@ -50,13 +51,14 @@ def send(
     in words, goes to stderr.
     """
     config = get_config(config_path)
-    key = resolve_key(config, key_env, "investor[0]")
     to = parse_address(recipient, "recipient")
+    written = parse_decimal(amount)  # the syntax, before the deployment or a chain is read
+    key = resolve_key(config, key_env, "investor[0]")
 
     async def go() -> None:
         async with Session(config) as session:
             deployed = session.token(token)
-            units = parse_amount(amount, deployed.decimals)
+            units = scale_amount(written, deployed.decimals)
             sent = await send_transfer(
                 session, key=key, origin=from_chain, destination=to_chain, token=token,
                 amount=units, recipient=to,

@@ -10,6 +10,12 @@ from rich.console import Console
 
 from relayer.config import Config, PrivateKey, load_config
 
+# one parser per kind of value, shared with the actions (relayer/issuer_inputs.py)
+from relayer.issuer_inputs import format_amount as format_amount
+from relayer.issuer_inputs import parse_address as parse_address
+from relayer.issuer_inputs import parse_amount as parse_amount
+from relayer.issuer_inputs import parse_decimal as parse_decimal
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -40,48 +46,6 @@ def get_config(path: Path | None) -> Config:
 
 def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/yellow] {message}")
-
-
-def parse_address(value: str, what: str = "address") -> str:
-    """A checksummed address, or InputError saying what is wrong with it."""
-    from eth_utils.address import is_address, to_checksum_address
-
-    from relayer.errors import InputError
-
-    text = value.strip()
-    if not text.startswith("0x") or len(text) != 42:
-        raise InputError(f"{what} {value!r} is not an address (0x followed by 40 hex digits)")
-    if not is_address(text):
-        raise InputError(f"{what} {value!r} has a bad checksum or characters; check it")
-    return str(to_checksum_address(text))
-
-
-def parse_amount(value: str, decimals: int, what: str = "amount") -> int:
-    """Token units as people write them ("10", "0.5", "1_000") into base units."""
-    from decimal import Decimal, InvalidOperation
-
-    from relayer.errors import InputError
-
-    text = value.strip().replace("_", "").replace(",", "")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise InputError(f"{what} {value!r} is not a number") from None
-    if not amount.is_finite() or amount <= 0:
-        raise InputError(f"{what} must be a positive number, got {value!r}")
-    scaled = amount.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
-        raise InputError(f"{what} {value!r} has more than {decimals} decimal places")
-    return int(scaled)
-
-
-def format_amount(units: int, decimals: int) -> str:
-    """Base units as token units, without trailing zeros."""
-    from decimal import Decimal
-
-    value = Decimal(units).scaleb(-decimals)
-    text = f"{value:,.{decimals}f}" if decimals else f"{value:,}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def resolve_key(config: Config, key_env: str | None, default_role: str) -> PrivateKey:

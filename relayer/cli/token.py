@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Annotated, TypeVar
 
 import typer
@@ -19,7 +20,7 @@ from relayer.cli.common import (
     format_amount,
     get_config,
     parse_address,
-    parse_amount,
+    parse_decimal,
     resolve_key,
 )
 from relayer.cli.lines import say
@@ -32,6 +33,7 @@ from relayer.issuer_inputs import (
     parse_countries,
     parse_lockup,
     parse_optional_limit,
+    scale_amount,
 )
 
 app = typer.Typer(help="The issuer agent's token commands.", no_args_is_help=True)
@@ -72,8 +74,13 @@ def _decimals(config: Config, token: str) -> tuple[str, int]:
     return _with_session(config, find)
 
 
-def _amount_or_all(text: str, decimals: int) -> int | None:
-    return None if text.strip().lower() == "all" else parse_amount(text, decimals)
+def _written_or_all(text: str) -> Decimal | None:
+    """An amount's syntax, checked before anything is read; None for 'all'."""
+    return None if text.strip().lower() == "all" else parse_decimal(text)
+
+
+def _scaled(written: Decimal | None, decimals: int) -> int | None:
+    return None if written is None else scale_amount(written, decimals)
 
 
 def _print_chain_lines(done: list[ChainTx]) -> None:
@@ -97,9 +104,10 @@ def mint(
     """Issue new tokens on the home chain to a verified investor."""
     config = get_config(config_path)
     recipient = parse_address(to, "--to")
+    written = parse_decimal(amount)
     key = _agent(config, key_env)
     symbol, decimals = _decimals(config, token)
-    units = parse_amount(amount, decimals)
+    units = scale_amount(written, decimals)
     done = _with_session(config, lambda s: token_admin.mint(s, key, token, recipient, units))
     say(f"minted {format_amount(units, decimals)} {symbol} to {recipient}")
     _print_chain_lines([done])
@@ -116,9 +124,10 @@ def burn(
     """Destroy a holder's tokens on the home chain ('all' burns the whole balance)."""
     config = get_config(config_path)
     source = parse_address(holder, "--from")
+    written = _written_or_all(amount)
     key = _agent(config, key_env)
     symbol, decimals = _decimals(config, token)
-    units = _amount_or_all(amount, decimals)
+    units = _scaled(written, decimals)
     done, burned = _with_session(config, lambda s: token_admin.burn(s, key, token, source, units))
     say(f"burned {format_amount(burned, decimals)} {symbol} of {source}")
     _print_chain_lines([done])
@@ -138,9 +147,10 @@ def forced_transfer(
     config = get_config(config_path)
     from_address = parse_address(source, "--from")
     to_address = parse_address(to, "--to")
+    written = _written_or_all(amount)
     key = _agent(config, key_env)
     symbol, decimals = _decimals(config, token)
-    units = _amount_or_all(amount, decimals)
+    units = _scaled(written, decimals)
     done, moved = _with_session(
         config,
         lambda s: token_admin.forced_transfer(
@@ -264,6 +274,7 @@ def rules_set(
 ) -> None:
     """Set rules on every chain; only what differs is sent, one line per chain."""
     config = get_config(config_path)
+    balance_cap = _written_or_none(max_balance) if max_balance else None
     _symbol, decimals = _decimals(config, token)
     changes = RuleChanges(
         allow=parse_countries(allow) if allow else [],
@@ -272,7 +283,7 @@ def rules_set(
         undeny=parse_countries(undeny) if undeny else [],
         allow_list=_on_off(allow_list) if allow_list is not None else None,
         max_holders=(parse_optional_limit(max_holders, "maximum holders") if max_holders else None),
-        max_balance=_max_balance(max_balance, decimals) if max_balance else None,
+        max_balance=_max_balance(balance_cap, decimals) if max_balance else None,
         lockup_until=parse_lockup(lockup, int(time.time())) if lockup else None,
     )
     key = _agent(config, key_env)
@@ -294,7 +305,12 @@ def _on_off(text: str) -> bool:
     raise InputError(f"--allow-list {text!r}: say on or off")
 
 
-def _max_balance(text: str, decimals: int) -> int:
+def _written_or_none(text: str) -> Decimal | None:
+    """A maximum balance's syntax; None for no limit."""
     if text.strip().lower() in ("none", "0", "off"):
-        return 0
-    return parse_amount(text, decimals, "maximum balance")
+        return None
+    return parse_decimal(text, "maximum balance")
+
+
+def _max_balance(written: Decimal | None, decimals: int) -> int:
+    return 0 if written is None else scale_amount(written, decimals, "maximum balance")

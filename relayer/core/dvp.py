@@ -18,7 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from eth_utils.address import is_address, to_checksum_address
+from eth_utils.address import to_checksum_address
+
+from relayer.issuer_inputs import address_problem, format_tokens
 
 OFFER_VERSION = 1
 UINT256_MAX = 2**256 - 1  # what a lock's amount can hold
@@ -331,17 +333,20 @@ def _same_lock(lock: LockView, what: str, leg: Leg, *, receiver: str, hashlock: 
         raise LegRefused(f"the {what} leg {lid} pays {lock.receiver}, not {receiver}")
     if lock.amount != leg.amount:
         raise LegRefused(
-            f"the {what} leg {lid} holds {lock.amount} base units of {leg.symbol}, "
-            f"the offer says {leg.amount}"
+            f"the {what} leg {lid} holds {format_tokens(lock.amount, leg.decimals, leg.symbol)}, "
+            f"the offer says {format_tokens(leg.amount, leg.decimals, leg.symbol)}"
         )
 
 
 def _address(value: Any, where: str, parse: AddressParser | None = None) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        if parse is not None and isinstance(value, str):
-            return parse(value, where)  # its own words for what is wrong
-        raise OfferError(f"{where}: {value!r} is not an address")
-    return parse(value, where) if parse is not None else str(to_checksum_address(value))
+    """A checksummed address: through ``parse`` (the CLI's own words) when given, else the
+    same rule as every address typed (EIP-55 included)."""
+    if parse is not None and isinstance(value, str):
+        return parse(value, where)
+    problem = address_problem(value) if isinstance(value, str) else "is not an address"
+    if problem is not None:
+        raise OfferError(f"{where}: {value!r} {problem}")
+    return str(to_checksum_address(value))
 
 
 def _text(value: Any, where: str) -> str:

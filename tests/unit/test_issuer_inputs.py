@@ -1,4 +1,4 @@
-"""What issuers type: countries, dates, durations, investor ids and block cuts."""
+"""What people type: addresses, amounts, countries, dates, durations, investor ids, cuts."""
 
 from __future__ import annotations
 
@@ -12,15 +12,22 @@ from relayer.countries import all_countries, by_numeric, describe, lookup
 from relayer.errors import InputError
 from relayer.issuer_inputs import (
     CutSpec,
+    address_problem,
+    format_amount,
     format_expiry,
     format_investor_id,
+    format_tokens,
+    parse_address,
+    parse_amount,
     parse_countries,
     parse_country,
     parse_cut,
+    parse_decimal,
     parse_expiry,
     parse_investor_id,
     parse_lockup,
     parse_optional_limit,
+    scale_amount,
 )
 
 NOW = int(datetime(2026, 6, 15, 12, 0, tzinfo=UTC).timestamp())
@@ -187,7 +194,10 @@ def test_bad_investor_ids(text: str, says: str) -> None:
 
 def test_limits() -> None:
     assert parse_optional_limit("none", "max holders") == 0
-    assert parse_optional_limit("1_000", "max holders") == 1000
+    assert parse_optional_limit("1000", "max holders") == 1000
+    for written in ("1_000", "1,000", "1 000"):  # one or a thousand, by the reader's locale
+        with pytest.raises(InputError, match="has a separator: write the digits only"):
+            parse_optional_limit(written, "max holders")
     with pytest.raises(InputError):
         parse_optional_limit("-5", "max holders")
     with pytest.raises(InputError):
@@ -221,3 +231,134 @@ def test_bad_cuts(values: list[str], says: str) -> None:
     with pytest.raises(InputError) as exc:
         parse_cut(values, ["a", "b"])
     assert says in _one_line(exc)
+
+
+# --- addresses and amounts -------------------------------------------------------
+
+RIGHT = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"  # EIP-55 checksummed
+TYPO = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9956"  # one digit off: the checksum fails
+
+
+def test_a_checksummed_address_is_taken_as_written() -> None:
+    assert parse_address(RIGHT, "recipient") == RIGHT
+    assert parse_address(f"  {RIGHT}\n", "recipient") == RIGHT
+
+
+@pytest.mark.parametrize("written", [RIGHT.lower(), "0x" + RIGHT[2:].upper()])
+def test_one_case_carries_no_checksum_and_is_accepted(written: str) -> None:
+    assert parse_address(written, "wallet") == RIGHT
+
+
+@pytest.mark.parametrize(
+    "typo",
+    [
+        TYPO,  # a digit mistyped in a checksummed address
+        "0x14Dc79964da2C08b23698B3D3cc7Ca32193d9955",  # the case of one letter swapped
+    ],
+)
+def test_a_bad_checksum_is_refused_in_one_line(typo: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_address(typo, "recipient")
+    assert _one_line(exc) == (
+        f"recipient {typo} has a bad EIP-55 checksum (a typo?); check it, or write it all "
+        "lower-case"
+    )
+    assert address_problem(typo) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("0x1234", "is not an address (0x followed by 40 hex digits)"),
+        (RIGHT[2:], "is not an address"),
+        (RIGHT + "0", "is not an address"),
+        ("0x" + "g" * 40, "is not an address"),
+        ("alice.eth", "is not an address"),
+        ("", "is not an address"),
+        ("0x" + "0" * 40, "is the zero address"),
+    ],
+)
+def test_bad_addresses(text: str, says: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_address(text, "wallet")
+    assert says in _one_line(exc)
+
+
+@pytest.mark.parametrize(
+    ("text", "decimals", "units"),
+    [
+        ("10", 18, 10 * 10**18),
+        ("2.5", 6, 2_500_000),
+        (" 0.5 ", 6, 500_000),
+        (".5", 6, 500_000),
+        ("1.50", 1, 15),  # trailing zeros past the decimals are exact
+        ("0.000001", 6, 1),
+        ("7", 0, 7),
+        # exact far beyond 28 significant digits (Decimal's default precision)
+        ("123456789012345.123456789012345678", 18, 123456789012345123456789012345678),
+    ],
+)
+def test_amounts_as_written(text: str, decimals: int, units: int) -> None:
+    assert parse_amount(text, decimals) == units
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "1,5",
+            "amount '1,5' has a separator: write 1.5 or 1000.5 (a dot for decimals, no separators)",
+        ),
+        ("1,000", "has a separator"),
+        ("1_000", "has a separator"),
+        ("1 000", "has a separator"),
+        ("1'000", "has a separator"),
+        ("1\u202f000", "has a separator"),
+        ("1e3", "amount '1e3' has an exponent: write the number out (1000)"),
+        ("2.5E2", "write the number out (250)"),
+        ("1e-30", "has an exponent"),
+        ("-1", "amount '-1' is negative: give a positive number"),
+        ("\u22121", "is negative"),
+        ("+5", "amount '+5' has a sign: write it without the '+'"),
+        ("0", "amount '0' is zero"),
+        ("0.000", "is zero"),
+        ("", "amount is empty: give token units like 10 or 2.5"),
+        ("   ", "amount is empty"),
+        ("NaN", "amount 'NaN' is not a number"),
+        ("Infinity", "is not a number"),
+        ("inf", "is not a number"),
+        ("0x10", "amount '0x10' is hex: write token units in decimal"),
+        ("1.2.3", "is not a number"),
+        ("ten", "is not a number"),
+        ("\u0661", "is not a number"),  # an Arabic-Indic digit: Decimal would take it
+        ("0.0000001", "amount '0.0000001' has more than 6 decimal places"),
+        ("1" * 80, "is too large"),
+    ],
+)
+def test_amounts_refused_with_the_way_to_write_them(text: str, says: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_amount(text, 6)
+    assert says in _one_line(exc)
+
+
+def test_the_syntax_is_checked_without_decimals() -> None:
+    """What a command checks before it knows the token (nothing read yet)."""
+    assert scale_amount(parse_decimal("2.5"), 6) == 2_500_000
+    with pytest.raises(InputError, match="has a separator"):
+        parse_decimal("1,5", "--price")
+
+
+@pytest.mark.parametrize(
+    ("units", "decimals", "shown"),
+    [
+        (3441 * 10**18, 18, "3,441"),
+        (2_499_999_999, 6, "2,499.999999"),
+        (10**30 + 1, 18, "1,000,000,000,000.000000000000000001"),
+        (0, 6, "0"),
+        (-(5 * 10**18 + 1), 18, "-5.000000000000000001"),
+        (1234567, 0, "1,234,567"),
+    ],
+)
+def test_amounts_shown_in_token_units_exactly(units: int, decimals: int, shown: str) -> None:
+    assert format_amount(units, decimals) == shown
+    assert format_tokens(units, decimals, "ACME") == f"{shown} ACME"
