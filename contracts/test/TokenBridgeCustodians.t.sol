@@ -103,6 +103,19 @@ contract TokenBridgeCustodiansTest is BridgeFixture {
         vm.assertFalse(homeBridge.isCustodian(REMOTE, address(0)), "zero is no custodian");
     }
 
+    /// An address that shares a listed custodian's filter bit is not refused: the list decides.
+    function test_filterCollision_isNoCustodian() public {
+        address twin = address(uint160(address(remoteTimelock)) ^ (uint160(1) << 100)); // same low bits
+        vm.assertTrue(homeBridge.isCustodian(REMOTE, address(remoteTimelock)), "the timelock is");
+        vm.assertFalse(homeBridge.isCustodian(REMOTE, twin), "its twin is not");
+        vm.assertFalse(remoteBridge.isCustodian(REMOTE, twin), "not on the destination either");
+        _onboard(twin, DE);
+        _relayAll(HOME);
+        _sendHome(alice, twin, 250);
+        _relayAll(HOME);
+        vm.assertEq(remoteToken.balanceOf(twin), 250, "delivered");
+    }
+
     // ------------------------------------------------------------------ handle bounces
 
     /// The sender's list does not name the remote timelock (stale): the transfer is sent, and
