@@ -394,7 +394,7 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
     }
 
     function _custodianBit(address account) private pure returns (uint64) {
-        return uint64(1) << (uint160(account) & 63);
+        return uint64(1) << uint64(uint160(account) & 63);
     }
 
     function _isHome() private view returns (bool) {
