@@ -17,6 +17,7 @@ import pytest
 
 from relayer.actions.session import Session
 from relayer.chain import contracts
+from relayer.deploy import deploy
 from relayer.errors import TransactionReverted
 from tests.integration.system import System
 
@@ -88,3 +89,21 @@ async def test_send_to_the_timelock_on_b_is_refused_and_moves_nothing(
                 )
             assert custodian.lower() in str(refused.value).lower()
         assert await state() == before
+
+
+async def test_deploy_lists_custodians_once(system: System) -> None:
+    """The custodian wiring is idempotent: a second deploy sends nothing; each bridge knows
+    every custodian of the chains it serves (the home bridge: all chains)."""
+    report = await deploy(system.config)
+    assert not report.changed, report.changes
+    bridge_abi = contracts.load("TokenBridge")
+    bridge_a = system.deployment.chain("a").address("TokenBridge")
+    async with Session(system.config, system.deployment) as session:
+        wallet = session.wallet("a", system.config.accounts.investors[0])
+        for chain in system.config.chains:
+            for name, address in system.deployment.chain(chain.name).contracts.items():
+                wanted = name != "PaymentToken"
+                got = await wallet.call(
+                    bridge_a, bridge_abi.fn("isCustodian"), chain.chain_id, address
+                )
+                assert got is wanted, (chain.name, name)
