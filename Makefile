@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 
-.PHONY: install contracts contracts-check vectors forge-test test lint
+.PHONY: install contracts contracts-check vectors forge-test gas-snapshot gas-check test lint
 
 install:
 	python3 -m venv $(VENV)
@@ -21,6 +21,12 @@ vectors:              ## regenerate tests/vectors from the Solidity side
 
 forge-test:           ## Solidity unit, fuzz, boundary and invariant tests
 	cd contracts && ../$(FORGE) test
+
+gas-snapshot:         ## record the gas figures (contracts/.gas-snapshot, contracts/snapshots/*.json)
+	cd contracts && FOUNDRY_GAS_SNAPSHOT_EMIT=true ../$(FORGE) snapshot --match-test '^test_gas_'
+
+gas-check:            ## fail when a gas figure moved by more than 1% (CI)
+	scripts/gas-check
 
 test:
 	$(PY) -m pytest

@@ -4,7 +4,8 @@ The home chain gets the mailbox, the identity registry, the security tokens, the
 bridge (escrow), the timelock and the payment token; every remote chain gets a
 mailbox, a mirror registry, mirror tokens, a bridge (mint and burn), a timelock and
 a payment token. Then the wiring: validator sets per origin, enrollments, roles,
-custodians, rate limits, the guardian and the timelock's security tokens.
+custodians, rate limits, the guardian, the timelock's security tokens, and on each bridge
+the custodian contracts of every chain it serves (no transfer may name them as recipient).
 
 Every wiring step reads the chain first and sends a transaction only when the state
 differs, so a second run changes nothing and a run cut short carries on where it
@@ -40,6 +41,14 @@ from relayer.telemetry.logging import get_logger
 AGENT_ROLE = keccak256(b"AGENT_ROLE")
 BRIDGE_ROLE = keccak256(b"BRIDGE_ROLE")
 FORWARDER_ROLE = keccak256(b"FORWARDER_ROLE")
+# Contracts no bridge transfer may name as recipient (TokenBridge.setCustodian), on every chain
+CUSTODIAN_CONTRACTS = (
+    "HashedTimelock",
+    "TokenBridge",
+    "Mailbox",
+    "IdentityRegistry",
+    "MirrorIdentityRegistry",
+)
 
 
 def pad(address: str) -> bytes:
@@ -271,6 +280,7 @@ class Deployer:
         htlc = here.address("HashedTimelock")
         steps = self._mailbox_steps(chain, deployment, wallet)
         steps += self._bridge_steps(wallet, bridge, deployment, peers)
+        steps += self._custodian_steps(wallet, bridge, deployment, [chain, *peers])
         for token_config, token in zip(config.tokens, deployment.tokens, strict=True):
             local = token.addresses[chain.name]
             steps += self._token_steps(wallet, token, local, bridge, htlc, agent, home)
@@ -355,6 +365,35 @@ class Deployer:
                     abi.fn("setGuardian").encode(guardian),
                 )
             )
+        return steps
+
+    def _custodian_steps(
+        self, wallet: Wallet, bridge: str, deployment: Deployment, chains: Sequence[ChainConfig]
+    ) -> list[Step]:
+        """The bridge refuses, as recipients, the contracts that hold tokens only in their own
+        books: each chain's timelock, bridge, mailbox and registry (TokenBridge.setCustodian)."""
+        abi = contracts.load("TokenBridge")
+        steps = []
+        for other in chains:
+            here = deployment.chain(other.name)
+            for name in CUSTODIAN_CONTRACTS:
+                if name not in here.contracts:
+                    continue
+
+                async def current(
+                    domain: int = other.chain_id, account: str = here.contracts[name]
+                ) -> Any:
+                    return await wallet.call(bridge, abi.fn("isCustodian"), domain, account)
+
+                steps.append(
+                    Step(
+                        f"custodian of {other.name}: {name}",
+                        current,
+                        True,
+                        bridge,
+                        abi.fn("setCustodian").encode(other.chain_id, here.contracts[name], True),
+                    )
+                )
         return steps
 
     def _token_steps(

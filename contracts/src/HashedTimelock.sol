@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ISecurityToken, Restriction} from "./interfaces/ISecurityToken.sol";
 
@@ -18,7 +18,7 @@ import {ISecurityToken, Restriction} from "./interfaces/ISecurityToken.sol";
 /// `release`, so an investor revoked in the meantime still gets their tokens back.
 /// Tokens that deliver less than asked (fee-on-transfer) are refused, so a lock always
 /// holds exactly its `amount`; rebasing tokens are not supported.
-contract HashedTimelock is Ownable, ReentrancyGuardTransient {
+contract HashedTimelock is Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice Life of a lock: None (unknown id) -> Locked -> Claimed | Refunded.
@@ -90,7 +90,7 @@ contract HashedTimelock is Ownable, ReentrancyGuardTransient {
     /// @notice Refund before expiry.
     error TimelockNotExpired(bytes32 lockId, uint64 expiresAt, uint64 now_);
 
-    /// @param owner_ May mark security tokens.
+    /// @param owner_ May mark security tokens; hands over in two steps (the new owner accepts).
     constructor(address owner_) Ownable(owner_) {}
 
     /// @notice Marks `token` as a security token (eligibility check at lock, refund by

@@ -3,15 +3,17 @@ pragma solidity 0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
-import {IIdentityRegistry, IdentityRecord, FLAG_REVOKED, FLAG_FROZEN} from "./interfaces/IIdentityRegistry.sol";
+import {IdentityRecord, FLAG_REVOKED, FLAG_FROZEN} from "./interfaces/IIdentityRegistry.sol";
 import {IMailbox} from "./interfaces/IMailbox.sol";
 import {IdentityLib} from "./libs/IdentityLib.sol";
+import {IdentityRecords} from "./IdentityRecords.sol";
 
 /// @title IdentityRegistry
 /// @notice The home chain's identity registry: the source of compliance truth. Agents write
 /// records; every change bumps the wallet's version and is dispatched as a RecordUpdate
-/// (docs/protocol.md) through the mailbox to every enrolled remote mirror.
-contract IdentityRegistry is IIdentityRegistry, AccessControl {
+/// (docs/protocol.md) through the mailbox to every enrolled remote mirror. The records, their
+/// reads and the version rule are IdentityRecords', shared with MirrorIdentityRegistry.
+contract IdentityRegistry is IdentityRecords, AccessControl {
     using EnumerableSet for EnumerableSet.UintSet;
 
     /// @notice May write records (setRecord, revoke, freeze, unfreeze, resync).
@@ -24,7 +26,6 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl {
     /// @notice This chain's domain (the mailbox's local domain).
     uint32 public immutable override homeDomain;
 
-    mapping(address wallet => IdentityRecord) private _records;
     EnumerableSet.UintSet private _remoteDomains;
     mapping(uint32 domain => bytes32 mirror) private _mirrors;
 
@@ -33,10 +34,6 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl {
     /// @notice The mirror of `domain` was unenrolled; it receives no more updates.
     event RemoteUnenrolled(uint32 indexed domain);
 
-    /// @notice A constructor argument is the zero address.
-    error ZeroAddress();
-    /// @notice The wallet is the zero address.
-    error ZeroWallet();
     /// @notice The investor id is zero (zero means "no record").
     error ZeroInvestorId();
     /// @notice The country is not an ISO 3166-1 numeric code (1..999).
@@ -76,12 +73,12 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl {
         if (country == 0 || country > MAX_COUNTRY) revert InvalidCountry(country);
         if (expiresAt <= block.timestamp) revert ExpiryInPast(expiresAt, uint64(block.timestamp));
         if (flags & ~IdentityLib.KNOWN_FLAGS != 0) revert UnknownFlags(flags);
-        IdentityRecord storage r = _records[wallet];
+        IdentityRecord storage r = _record(wallet);
         r.investorId = investorId;
         r.country = country;
         r.expiresAt = expiresAt;
         r.flags = flags;
-        _commit(wallet, r);
+        _commit(wallet);
     }
 
     /// @notice Marks `wallet` revoked; the record is kept (an agent may setRecord again).
@@ -139,47 +136,21 @@ contract IdentityRegistry is IIdentityRegistry, AccessControl {
         return _mirrors[domain];
     }
 
-    // ------------------------------------------------------------------ reads
-
-    /// @inheritdoc IIdentityRegistry
-    function recordOf(address wallet) external view returns (IdentityRecord memory) {
-        return _records[wallet];
-    }
-
-    /// @inheritdoc IIdentityRegistry
-    function statusOf(address wallet)
-        external
-        view
-        returns (uint16 country, uint64 expiresAt, uint32 flags, uint64 version)
-    {
-        IdentityRecord storage r = _records[wallet];
-        return (r.country, r.expiresAt, r.flags, r.version);
-    }
-
-    /// @inheritdoc IIdentityRegistry
-    function isVerified(address wallet) external view returns (bool) {
-        return IdentityLib.isValidAt(_records[wallet], block.timestamp);
-    }
-
     // ------------------------------------------------------------------ internals
 
     function _existing(address wallet) private view returns (IdentityRecord storage r) {
-        r = _records[wallet];
+        r = _record(wallet);
         if (r.investorId == bytes32(0)) revert NoRecord(wallet);
     }
 
     function _setFlags(address wallet, uint32 flags) private {
-        IdentityRecord storage r = _records[wallet];
-        r.flags = flags;
-        _commit(wallet, r);
+        _record(wallet).flags = flags;
+        _commit(wallet);
     }
 
     /// @dev Bumps the version, emits, then dispatches (effects before interactions).
-    function _commit(address wallet, IdentityRecord storage r) private {
-        uint64 version = r.version + 1;
-        r.version = version;
-        emit RecordUpdated(wallet, r.investorId, r.country, r.expiresAt, r.flags, version);
-        _dispatchToRemotes(wallet, r);
+    function _commit(address wallet) private {
+        _dispatchToRemotes(wallet, _bump(wallet));
     }
 
     function _dispatchToRemotes(address wallet, IdentityRecord memory r) private {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IMailbox, Checkpoint} from "./interfaces/IMailbox.sol";
 import {ValidatorSets} from "./ValidatorSets.sol";
 import {MessageLib} from "./libs/MessageLib.sol";
@@ -24,7 +24,9 @@ import {DeliveryBitmap} from "./libs/DeliveryBitmap.sol";
 ///   else fails (InvalidRecipient) and stays undelivered.
 /// - A batch marks all its undelivered messages before it calls the first handler, so a
 ///   handler that calls back into the mailbox finds them delivered.
-contract Mailbox is ValidatorSets {
+/// - Ownership moves in two steps (Ownable2Step, through ValidatorSets): a new owner must
+///   accept, so a mistyped address never takes over the trust configuration.
+contract Mailbox is Ownable2Step, ValidatorSets {
     using MerkleLib for MerkleLib.Tree;
     using DeliveryBitmap for mapping(uint256 => uint256);
 

@@ -2,20 +2,20 @@
 pragma solidity 0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {IIdentityRegistry, IdentityRecord, KIND_RECORD_UPDATE} from "./interfaces/IIdentityRegistry.sol";
+import {IdentityRecord, KIND_RECORD_UPDATE} from "./interfaces/IIdentityRegistry.sol";
 import {IMailbox} from "./interfaces/IMailbox.sol";
 import {IMessageRecipient} from "./interfaces/IMessageRecipient.sol";
 import {IdentityLib} from "./libs/IdentityLib.sol";
+import {IdentityRecords} from "./IdentityRecords.sol";
 
 /// @title MirrorIdentityRegistry
 /// @notice A remote chain's copy of the home IdentityRegistry. Only two things change it,
 /// and both carry records made on the home chain: a RecordUpdate delivered by the mailbox
 /// from the home domain's registry, and a record the local TokenBridge forwards from a
 /// Transfer (FORWARDER_ROLE). A record is applied only if its version is newer than the one
-/// held, so arrival order does not matter and a stale record never overtakes a revocation.
-/// A record takes two storage slots: the investor id, and country, expiry, flags and version
-/// packed together (22 bytes); the version check reads only the second.
-contract MirrorIdentityRegistry is IIdentityRegistry, IMessageRecipient, AccessControl {
+/// held (IdentityRecords._applyNewer), so arrival order does not matter and a stale record
+/// never overtakes a revocation.
+contract MirrorIdentityRegistry is IdentityRecords, IMessageRecipient, AccessControl {
     /// @notice May apply records carried by proven home-chain messages (the local TokenBridge).
     bytes32 public constant FORWARDER_ROLE = keccak256("FORWARDER_ROLE");
 
@@ -26,14 +26,6 @@ contract MirrorIdentityRegistry is IIdentityRegistry, IMessageRecipient, AccessC
     /// @notice The home IdentityRegistry (left-padded): the only sender accepted.
     bytes32 public immutable homeRegistry;
 
-    mapping(address wallet => IdentityRecord) private _records;
-
-    /// @notice A record older than the held one arrived and was ignored (an equal version is
-    /// ignored silently: it changes nothing).
-    event RecordIgnored(address indexed wallet, uint64 version, uint64 heldVersion);
-
-    /// @notice A constructor argument is zero.
-    error ZeroAddress();
     /// @notice The home domain is this chain's own domain.
     error HomeIsLocal(uint32 domain);
     /// @notice `handle` was called by someone other than the mailbox.
@@ -46,8 +38,6 @@ contract MirrorIdentityRegistry is IIdentityRegistry, IMessageRecipient, AccessC
     error UnexpectedKind(uint256 kind);
     /// @notice The body has the wrong length for its kind.
     error MalformedBody(uint256 length);
-    /// @notice A record for the zero wallet.
-    error ZeroWallet();
 
     /// @param mailbox_ This chain's mailbox.
     /// @param homeDomain_ The home chain's domain.
@@ -74,7 +64,7 @@ contract MirrorIdentityRegistry is IIdentityRegistry, IMessageRecipient, AccessC
         if (kind != KIND_RECORD_UPDATE) revert UnexpectedKind(kind);
         if (body.length != IdentityLib.RECORD_UPDATE_LENGTH) revert MalformedBody(body.length);
         (address wallet, IdentityRecord memory record) = IdentityLib.decodeRecordUpdate(body);
-        _apply(wallet, record);
+        _applyNewer(wallet, record);
     }
 
     /// @notice Applies a home record carried by a proven message (a bridge Transfer).
@@ -85,46 +75,6 @@ contract MirrorIdentityRegistry is IIdentityRegistry, IMessageRecipient, AccessC
         returns (bool applied)
     {
         if (wallet == address(0)) revert ZeroWallet();
-        return _apply(wallet, record);
-    }
-
-    /// @inheritdoc IIdentityRegistry
-    function recordOf(address wallet) external view returns (IdentityRecord memory) {
-        return _records[wallet];
-    }
-
-    /// @inheritdoc IIdentityRegistry
-    function statusOf(address wallet)
-        external
-        view
-        returns (uint16 country, uint64 expiresAt, uint32 flags, uint64 version)
-    {
-        IdentityRecord storage r = _records[wallet];
-        return (r.country, r.expiresAt, r.flags, r.version);
-    }
-
-    /// @inheritdoc IIdentityRegistry
-    function isVerified(address wallet) external view returns (bool) {
-        return IdentityLib.isValidAt(_records[wallet], block.timestamp);
-    }
-
-    /// @dev Newer-only: an older or equal version is ignored, never a revert, so an
-    /// out-of-order delivery succeeds (and is not retried forever). An equal version is the
-    /// common case (every transfer to a known wallet carries the record the mirror holds; a
-    /// resync re-pushes held versions) and changes nothing, so it is silent. An older one
-    /// means a message was overtaken by a newer record (a revocation holding against a stale
-    /// record): rare and worth seeing, so it emits RecordIgnored.
-    /// A record without an investor id is no record (the home registry never sends one): it is
-    /// ignored, so every stored record keeps a nonzero id and version (IdentityLib.isValid).
-    function _apply(address wallet, IdentityRecord memory record) private returns (bool) {
-        if (record.investorId == bytes32(0)) return false;
-        uint64 held = _records[wallet].version;
-        if (record.version <= held) {
-            if (record.version < held) emit RecordIgnored(wallet, record.version, held);
-            return false;
-        }
-        _records[wallet] = record;
-        emit RecordUpdated(wallet, record.investorId, record.country, record.expiresAt, record.flags, record.version);
-        return true;
+        return _applyNewer(wallet, record);
     }
 }

@@ -30,6 +30,8 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
     uint8 internal constant KIND_RETURN = 2;
     /// @notice Return reason when the destination has no token for the transfer.
     uint8 public constant REASON_UNKNOWN_TOKEN = 255;
+    /// @notice Return reason when the recipient is a custodian contract on the destination.
+    uint8 public constant REASON_CUSTODIAN = 254;
 
     /// @notice This chain's mailbox: the only caller of `handle`, the only way out.
     IMailbox public immutable mailbox;
@@ -40,11 +42,18 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
 
     /// @notice May pause lanes (the owner unpauses).
     address public guardian;
+    /// @dev The filter of this chain's own listed custodians, as Lane.custodianBits; beside the
+    /// guardian in one slot, read cold once per transaction by `handle`.
+    uint64 private _localCustodianBits;
 
-    /// @dev One slot per remote domain: its enrolled bridge and whether the lane is paused.
+    /// @dev One slot per remote domain: its enrolled bridge, whether the lane is paused, and a
+    /// filter of the domain's listed custodians (bit `uint160(account) % 64` set for each,
+    /// never cleared): an account whose bit is clear is no custodian, known from the slot `send`
+    /// reads anyway; only a set bit costs the read of `_custodians`.
     struct Lane {
         address bridge;
         bool paused;
+        uint64 custodianBits;
     }
 
     /// @dev A token bucket: `available` refills at `rate` per second up to `capacity`.
@@ -60,6 +69,9 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
     mapping(address homeToken => address) private _localToken;
     mapping(address localToken => address) private _homeToken;
     mapping(address homeToken => mapping(uint32 domain => mapping(bool inbound => Bucket))) private _buckets;
+    /// @dev Custodian contracts per domain (this chain's own under `localDomain`), never
+    /// recipients; see `isCustodian` for the ones refused without being listed.
+    mapping(uint32 domain => mapping(address account => bool)) private _custodians;
 
     modifier onlyGuardianOrOwner() {
         if (msg.sender != guardian && msg.sender != owner()) revert NotGuardian(msg.sender);
@@ -119,6 +131,20 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
         emit GuardianSet(guardian_);
     }
 
+    /// @notice Marks (or unmarks) `account` on `domain` as a custodian contract, which no
+    /// transfer may name as its recipient: `send` refuses it for that destination, and on this
+    /// chain (`domain` = `localDomain`) a transfer that arrives for it bounces back to its
+    /// sender. List every chain's timelock, bridge, mailbox and registry.
+    function setCustodian(uint32 domain, address account, bool custodian) external onlyOwner {
+        if (account == address(0)) revert ZeroAddress();
+        _custodians[domain][account] = custodian;
+        if (custodian) {
+            if (domain == localDomain) _localCustodianBits |= _custodianBit(account);
+            else _lanes[domain].custodianBits |= _custodianBit(account);
+        }
+        emit CustodianSet(domain, account, custodian);
+    }
+
     /// @notice Stops sends to and deliveries from `domain` (deliveries wait and are retried).
     function pauseLane(uint32 domain) external onlyGuardianOrOwner {
         _lanes[domain].paused = true;
@@ -145,6 +171,9 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
         if (lane.bridge == address(0)) revert UnknownDomain(destination);
         if (lane.paused) revert LaneIsPaused(destination);
         if (recipient == address(0)) revert ZeroAddress();
+        if (recipient == lane.bridge || _isListed(lane.custodianBits, destination, recipient)) {
+            revert CustodianRecipient(destination, recipient);
+        }
         if (amount == 0) revert ZeroAmount();
         ISecurityToken st = ISecurityToken(token);
         if (!st.canReceive(recipient)) revert RecipientNotEligible(recipient);
@@ -193,6 +222,10 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
         address local = _localToken[homeToken];
         if (local == address(0)) {
             _bounce(origin, remoteBridge, transferId, homeToken, from, amount, REASON_UNKNOWN_TOKEN);
+            return;
+        }
+        if (_isLocalCustodian(to)) {
+            _bounce(origin, remoteBridge, transferId, homeToken, from, amount, REASON_CUSTODIAN);
             return;
         }
         if (!_isHome() && origin == homeDomain && record.version != 0) {
@@ -323,6 +356,15 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
         return (_refilled(b), b.capacity, b.rate);
     }
 
+    /// @notice Whether `account` on `domain` is refused as a recipient: listed by the owner
+    /// (`setCustodian`), or, without a listing, the bridge enrolled for `domain`, and on this
+    /// chain this bridge and its mailbox.
+    function isCustodian(uint32 domain, address account) external view returns (bool) {
+        if (domain == localDomain) return _isLocalCustodian(account);
+        Lane memory lane = _lanes[domain];
+        return (account != address(0) && account == lane.bridge) || _isListed(lane.custodianBits, domain, account);
+    }
+
     /// @notice The enrolled bridge of a remote domain and whether the lane is paused.
     function remote(uint32 domain) external view returns (address bridge, bool paused) {
         Lane memory lane = _lanes[domain];
@@ -337,6 +379,22 @@ contract TokenBridge is ITokenBridge, IMessageRecipient, Ownable2Step, Reentranc
     /// @notice The canonical token of a token on this chain (zero when unregistered).
     function homeTokenOf(address localToken) external view returns (address) {
         return _homeToken[localToken];
+    }
+
+    /// @dev This bridge, its mailbox, or a custodian listed for this chain. In a batch the
+    /// filter's slot is read cold once; a recipient whose bit is clear costs 100 gas more.
+    function _isLocalCustodian(address account) private view returns (bool) {
+        if (account == address(this) || account == address(mailbox)) return true;
+        return _isListed(_localCustodianBits, localDomain, account);
+    }
+
+    /// @dev Listed by the owner for `domain`, whose filter is `bits`: the filter first.
+    function _isListed(uint64 bits, uint32 domain, address account) private view returns (bool) {
+        return bits & _custodianBit(account) != 0 && _custodians[domain][account];
+    }
+
+    function _custodianBit(address account) private pure returns (uint64) {
+        return uint64(1) << uint64(uint160(account) & 63);
     }
 
     function _isHome() private view returns (bool) {

@@ -154,6 +154,19 @@ contract HashedTimelockTest is TokenFixture {
         assertFalse(htlc.isSecurityToken(address(dusd)), "unchanged");
     }
 
+    function test_ownership_twoStepTransfer() public {
+        vm.prank(owner);
+        htlc.transferOwnership(alice);
+        assertEq(htlc.owner(), owner, "not before alice accepts");
+        assertEq(htlc.pendingOwner(), alice, "pending");
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, bob));
+        htlc.acceptOwnership();
+        vm.prank(alice);
+        htlc.acceptOwnership();
+        assertEq(htlc.owner(), alice, "accepted");
+    }
+
     // ------------------------------------------------------------------ claim
 
     function test_claim_paysReceiver_revealsPreimage_anyoneMayCall() public {

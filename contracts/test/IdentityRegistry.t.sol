@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {IdentityRecords} from "../src/IdentityRecords.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {BaseTest} from "./utils/BaseTest.sol";
 import {RecordingMailbox} from "./utils/RecordingMailbox.sol";
@@ -42,9 +43,9 @@ contract IdentityRegistryTest is BaseTest {
     }
 
     function test_constructor_refusesZeroArguments() public {
-        vm.expectRevert(IdentityRegistry.ZeroAddress.selector);
+        vm.expectRevert(IdentityRecords.ZeroAddress.selector);
         new IdentityRegistry(IMailbox(address(0)), admin);
-        vm.expectRevert(IdentityRegistry.ZeroAddress.selector);
+        vm.expectRevert(IdentityRecords.ZeroAddress.selector);
         new IdentityRegistry(IMailbox(address(mailbox)), address(0));
     }
 
@@ -93,7 +94,7 @@ contract IdentityRegistryTest is BaseTest {
 
     function test_setRecord_refusesBadInput() public {
         vm.startPrank(agent);
-        vm.expectRevert(IdentityRegistry.ZeroWallet.selector);
+        vm.expectRevert(IdentityRecords.ZeroWallet.selector);
         registry.setRecord(address(0), INVESTOR, 276, expiry, 0);
         vm.expectRevert(IdentityRegistry.ZeroInvestorId.selector);
         registry.setRecord(alice, bytes32(0), 276, expiry, 0);

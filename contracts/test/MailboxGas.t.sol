@@ -1,30 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {Mailbox} from "../src/Mailbox.sol";
 import {IMailbox, Checkpoint} from "../src/interfaces/IMailbox.sol";
 import {IdentityRecord} from "../src/interfaces/IIdentityRegistry.sol";
 import {MailboxFixture} from "./utils/MailboxFixture.sol";
 import {MinimalRecipient} from "./utils/Recipients.sol";
 
 /// @notice Gas of dispatch, process and processBatch with a minimal recipient and a
-/// Transfer-sized body (320 bytes, as docs/protocol.md encodes a Transfer), printed with
-/// `forge test --match-contract MailboxGasTest -vv`.
+/// Transfer-sized body (320 bytes, as docs/protocol.md encodes a Transfer), as a checked
+/// figure: each test meters only the call it measures (gas metering is paused for the rest),
+/// so its gas in contracts/.gas-snapshot is that call's execution gas (no 21,000 base, no
+/// calldata) plus a constant few hundred for the call from the test. `make gas-snapshot`
+/// writes the file; scripts/gas-check (CI) fails when a figure moves by more than 1%.
 ///
 /// Each figure is measured on cold storage (vm.cool on the mailbox and the recipient, as at
-/// the start of a transaction):
-/// - exec: the call's own gas (vm.lastCallGas().gasTotalUsed), without the 21,000 base and
-///   without calldata;
-/// - tx: exec + 21,000 + calldata at EIP-2028 prices (16 per nonzero byte, 4 per zero byte);
-/// - floor: the EIP-7623 (Prague) floor, 21,000 + 10 per token (a nonzero byte is 4 tokens,
-///   a zero byte 1). The cancun EVM the tests run does not apply it; under Prague a
-///   transaction pays max(tx, floor).
-/// These print figures and assert no ceiling (speed is measured, not asserted: bench/gas.py
-/// runs them and writes the report). Batch figures are also given per message. The bitmap word of the nonces is either fresh
-/// (its first bit costs 20,000 more, once per 256 nonces) or already in use ("warm word").
+/// the start of a transaction). The bitmap word of the nonces is either fresh (its first bit
+/// costs 20,000 more, once per 256 nonces) or already in use ("warm word"). A transaction
+/// pays exec + 21,000 + calldata (16 per nonzero byte, 4 per zero byte); under Prague at
+/// least the EIP-7623 floor, 21,000 + 10 per calldata token.
 contract MailboxGasTest is MailboxFixture {
-    event log(string);
-
     MinimalRecipient internal minimal;
 
     function setUp() public override {
@@ -32,54 +26,75 @@ contract MailboxGasTest is MailboxFixture {
         minimal = new MinimalRecipient(address(mailbox));
     }
 
-    function test_gas_dispatch() public {
-        bytes memory body = _transferBody(0);
+    function test_gas_dispatch_first() public {
+        vm.pauseGasMetering();
+        bytes memory data = abi.encodeCall(IMailbox.dispatch, (DESTINATION, _b32(address(minimal)), _transferBody(0)));
         vm.cool(address(outbox));
         vm.prank(APP);
-        outbox.dispatch(DESTINATION, _b32(address(minimal)), body);
-        _row(
-            "dispatch, first message",
-            1,
-            vm.lastCallGas().gasTotalUsed,
-            abi.encodeCall(IMailbox.dispatch, (DESTINATION, _b32(address(minimal)), body))
-        );
+        _metered(address(outbox), data, "dispatch_first");
+    }
+
+    /// The next 64 dispatches after the first (the tree's slots exist): 64 times the average.
+    function test_gas_dispatch_next64() public {
+        vm.pauseGasMetering();
+        bytes memory data = abi.encodeCall(IMailbox.dispatch, (DESTINATION, _b32(address(minimal)), _transferBody(0)));
+        vm.prank(APP);
+        outbox.dispatch(DESTINATION, _b32(address(minimal)), _transferBody(0));
         uint256 total;
         for (uint256 i = 1; i <= 64; ++i) {
             vm.cool(address(outbox));
             vm.prank(APP);
-            outbox.dispatch(DESTINATION, _b32(address(minimal)), body);
-            total += vm.lastCallGas().gasTotalUsed;
+            total += _metered(address(outbox), data, "");
         }
-        _row(
-            "dispatch, average of the next 64",
-            1,
-            total / 64,
-            abi.encodeCall(IMailbox.dispatch, (DESTINATION, _b32(address(minimal)), body))
-        );
+        vm.snapshotValue("MailboxGas", "dispatch_steady_average", total / 64);
     }
 
-    function test_gas_process_1of1() public {
-        _measureProcess(1, 1);
+    function test_gas_process_1of1_freshWord() public {
+        _measureProcess(1, 1, false);
     }
 
-    function test_gas_process_3of5() public {
-        _measureProcess(5, 3);
+    function test_gas_process_1of1_warmWord() public {
+        _measureProcess(1, 1, true);
     }
 
-    function test_gas_batch10_1of1() public {
-        _measureBatch(10, 1, 1);
+    function test_gas_process_3of5_freshWord() public {
+        _measureProcess(5, 3, false);
     }
 
-    function test_gas_batch10_3of5() public {
-        _measureBatch(10, 5, 3);
+    function test_gas_process_3of5_warmWord() public {
+        _measureProcess(5, 3, true);
     }
 
-    function test_gas_batch100_1of1() public {
-        _measureBatch(100, 1, 1);
+    function test_gas_batch10_1of1_freshWord() public {
+        _measureBatch(10, 1, 1, false);
     }
 
-    function test_gas_batch100_3of5() public {
-        _measureBatch(100, 5, 3);
+    function test_gas_batch10_1of1_warmWord() public {
+        _measureBatch(10, 1, 1, true);
+    }
+
+    function test_gas_batch10_3of5_freshWord() public {
+        _measureBatch(10, 5, 3, false);
+    }
+
+    function test_gas_batch10_3of5_warmWord() public {
+        _measureBatch(10, 5, 3, true);
+    }
+
+    function test_gas_batch100_1of1_freshWord() public {
+        _measureBatch(100, 1, 1, false);
+    }
+
+    function test_gas_batch100_1of1_warmWord() public {
+        _measureBatch(100, 1, 1, true);
+    }
+
+    function test_gas_batch100_3of5_freshWord() public {
+        _measureBatch(100, 5, 3, false);
+    }
+
+    function test_gas_batch100_3of5_warmWord() public {
+        _measureBatch(100, 5, 3, true);
     }
 
     // --------------------------------------------------------------------------------
@@ -92,86 +107,52 @@ contract MailboxGasTest is MailboxFixture {
         mailbox.setOrigin(ORIGIN, _b32(address(outbox)), set, t);
     }
 
-    function _measureProcess(uint256 n, uint8 t) internal {
+    /// @dev `process` of nonce 0 (its bitmap word fresh) or, `warm`, of nonce 1 after nonce 0.
+    function _measureProcess(uint256 n, uint8 t, bool warm) internal {
+        vm.pauseGasMetering();
         _configure(n, t);
         for (uint256 i; i < 100; ++i) {
             _sendTo(DESTINATION, _b32(address(minimal)), _transferBody(i));
         }
-        string memory set = string.concat(vm.toString(t), "-of-", vm.toString(n));
-        // nonce 0: fresh bitmap word; nonce 1: its word already in use.
-        for (uint32 nonce; nonce < 2; ++nonce) {
-            Checkpoint memory cp = _checkpoint(99);
-            bytes memory sigs = _signWith(cp, _firstKeys(t));
-            bytes32[] memory proof = _proof(nonce, nonce, 99);
-            bytes memory data = abi.encodeCall(IMailbox.process, (cp, sigs, sent[nonce], proof));
-            vm.cool(address(mailbox));
-            vm.cool(address(minimal));
-            mailbox.process(cp, sigs, sent[nonce], proof);
-            uint256 exec = vm.lastCallGas().gasTotalUsed;
-            _row(string.concat("process ", set, nonce == 0 ? ", fresh word" : ", warm word"), 1, exec, data);
-        }
+        Checkpoint memory cp = _checkpoint(99);
+        bytes memory sigs = _signWith(cp, _firstKeys(t));
+        if (warm) mailbox.process(cp, sigs, sent[0], _proof(0, 0, 99));
+        uint32 nonce = warm ? 1 : 0;
+        bytes memory data = abi.encodeCall(IMailbox.process, (cp, sigs, sent[nonce], _proof(nonce, nonce, 99)));
+        vm.cool(address(mailbox));
+        vm.cool(address(minimal));
+        string memory name = string.concat(
+            "process_", vm.toString(t), "of", vm.toString(n), warm ? "_warmWord" : "_freshWord"
+        );
+        _metered(address(mailbox), data, name);
+        vm.assertTrue(mailbox.delivered(ORIGIN, nonce), "delivered");
     }
 
-    function _measureBatch(uint256 size, uint256 n, uint8 t) internal returns (uint256 txPerMessage) {
+    /// @dev `processBatch` of nonces 0..size-1 (their bitmap word fresh) or, `warm`, of nonces
+    /// 1..size after nonce 0 was delivered alone.
+    function _measureBatch(uint256 size, uint256 n, uint8 t, bool warm) internal {
+        vm.pauseGasMetering();
         _configure(n, t);
         for (uint256 i; i <= size; ++i) {
             _sendTo(DESTINATION, _b32(address(minimal)), _transferBody(i));
         }
-        string memory name =
-            string.concat("processBatch x", vm.toString(size), " ", vm.toString(t), "-of-", vm.toString(n));
         // forge-lint: disable-next-line(unsafe-typecast) size <= 100
         uint32 index = uint32(size);
         Checkpoint memory cp = _checkpoint(index);
         bytes memory sigs = _signWith(cp, _firstKeys(t));
-        // Fresh word: nonces 0..size-1.
-        {
-            bytes[] memory msgs = _messages(0, size - 1);
-            bytes32[] memory proof = _proof(0, size - 1, index);
-            vm.cool(address(mailbox));
-            vm.cool(address(minimal));
-            mailbox.processBatch(cp, sigs, msgs, proof);
-            _row(
-                string.concat(name, ", fresh word"),
-                size,
-                vm.lastCallGas().gasTotalUsed,
-                abi.encodeCall(IMailbox.processBatch, (cp, sigs, msgs, proof))
-            );
-        }
-        // Warm word: a second mailbox state where nonce 0 was delivered first, then 1..size.
-        {
-            vm.chainId(DESTINATION);
-            mailbox = new Mailbox(address(this));
-            minimal = new MinimalRecipient(address(mailbox));
-            _resend(size);
-            _configure(n, t);
-            cp = _checkpoint(index);
-            sigs = _signWith(cp, _firstKeys(t));
-            mailbox.process(cp, sigs, sent[0], _proof(0, 0, index));
-            bytes[] memory msgs = _messages(1, size);
-            bytes32[] memory proof = _proof(1, size, index);
-            vm.cool(address(mailbox));
-            vm.cool(address(minimal));
-            mailbox.processBatch(cp, sigs, msgs, proof);
-            txPerMessage = _row(
-                string.concat(name, ", warm word"),
-                size,
-                vm.lastCallGas().gasTotalUsed,
-                abi.encodeCall(IMailbox.processBatch, (cp, sigs, msgs, proof))
-            );
-        }
-    }
-
-    /// @notice Sends the same messages again from a fresh outbox to the new minimal recipient.
-    function _resend(uint256 size) internal {
-        vm.chainId(ORIGIN);
-        outbox = new Mailbox(address(this));
-        vm.chainId(DESTINATION);
-        delete sent;
-        delete leaves;
-        delete roots;
-        for (uint256 i; i <= size; ++i) {
-            _sendTo(DESTINATION, _b32(address(minimal)), _transferBody(i));
-        }
+        if (warm) mailbox.process(cp, sigs, sent[0], _proof(0, 0, index));
+        uint256 first = warm ? 1 : 0;
+        bytes memory data = abi.encodeCall(
+            IMailbox.processBatch, (cp, sigs, _messages(first, first + size - 1), _proof(first, first + size - 1, index))
+        );
+        vm.cool(address(mailbox));
+        vm.cool(address(minimal));
+        string memory name = string.concat(
+            "batch", vm.toString(size), "_", vm.toString(t), "of", vm.toString(n), warm ? "_warmWord" : "_freshWord"
+        );
+        _metered(address(mailbox), data, name);
+        // forge-lint: disable-next-line(unsafe-typecast) size <= 100
+        vm.assertTrue(mailbox.delivered(ORIGIN, uint32(first + size - 1)), "delivered");
     }
 
     /// @notice A Transfer body (kind 1) with realistic field values: 320 bytes.
@@ -193,41 +174,19 @@ contract MailboxGasTest is MailboxFixture {
         );
     }
 
-    /// @notice Prints one row; returns the tx gas per message.
-    function _row(string memory name, uint256 messages, uint256 exec, bytes memory data)
-        internal
-        returns (uint256 txPerMessage)
-    {
-        (uint256 zeros, uint256 nonzeros) = _bytes(data);
-        uint256 calldataGas = 16 * nonzeros + 4 * zeros;
-        uint256 txGas = 21_000 + calldataGas + exec;
-        uint256 floor = 21_000 + 10 * (4 * nonzeros + zeros);
-        txPerMessage = txGas / messages;
-        string memory line = string.concat(
-            name,
-            ": exec ",
-            vm.toString(exec),
-            ", calldata ",
-            vm.toString(calldataGas),
-            " (",
-            vm.toString(data.length),
-            " bytes), tx ",
-            vm.toString(txGas),
-            ", EIP-7623 floor ",
-            vm.toString(floor)
-        );
-        if (messages > 1) {
-            line = string.concat(
-                line, "; per message: exec ", vm.toString(exec / messages), ", tx ", vm.toString(txPerMessage)
-            );
+    /// @dev Calls `target` with `data`, metering gas for this call only (the test pauses
+    /// metering first); reverts with the call's own error.
+    /// Returns the call's own gas, which goes to contracts/snapshots/MailboxGas.json as `name`
+    /// unless `name` is empty.
+    function _metered(address target, bytes memory data, string memory name) internal returns (uint256 exec) {
+        vm.resumeGasMetering();
+        (bool ok, bytes memory reason) = target.call(data);
+        vm.pauseGasMetering();
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(reason, 0x20), mload(reason))
+            }
         }
-        emit log(line);
-    }
-
-    function _bytes(bytes memory data) internal pure returns (uint256 zeros, uint256 nonzeros) {
-        for (uint256 i; i < data.length; ++i) {
-            if (data[i] == 0) ++zeros;
-            else ++nonzeros;
-        }
+        exec = bytes(name).length == 0 ? vm.lastCallGas().gasTotalUsed : vm.snapshotGasLastCall("MailboxGas", name);
     }
 }

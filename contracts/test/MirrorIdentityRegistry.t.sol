@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {IdentityRecords} from "../src/IdentityRecords.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {BaseTest} from "./utils/BaseTest.sol";
 import {RecordingMailbox} from "./utils/RecordingMailbox.sol";
@@ -46,11 +47,11 @@ contract MirrorIdentityRegistryTest is BaseTest {
     function test_constructor() public {
         assertEq(mirror.homeDomain(), HOME, "homeDomain");
         assertEq(mirror.homeRegistry(), homeId, "homeRegistry");
-        vm.expectRevert(MirrorIdentityRegistry.ZeroAddress.selector);
+        vm.expectRevert(IdentityRecords.ZeroAddress.selector);
         new MirrorIdentityRegistry(IMailbox(address(0)), HOME, homeId, admin);
-        vm.expectRevert(MirrorIdentityRegistry.ZeroAddress.selector);
+        vm.expectRevert(IdentityRecords.ZeroAddress.selector);
         new MirrorIdentityRegistry(IMailbox(address(remoteMailbox)), HOME, bytes32(0), admin);
-        vm.expectRevert(MirrorIdentityRegistry.ZeroAddress.selector);
+        vm.expectRevert(IdentityRecords.ZeroAddress.selector);
         new MirrorIdentityRegistry(IMailbox(address(remoteMailbox)), HOME, homeId, address(0));
         vm.expectRevert(abi.encodeWithSelector(MirrorIdentityRegistry.HomeIsLocal.selector, REMOTE));
         new MirrorIdentityRegistry(IMailbox(address(remoteMailbox)), REMOTE, homeId, admin);
@@ -80,7 +81,7 @@ contract MirrorIdentityRegistryTest is BaseTest {
         vm.stopPrank();
         _relay(1);
         vm.expectEmit(true, false, false, true, address(mirror));
-        emit MirrorIdentityRegistry.RecordIgnored(alice, 1, 2);
+        emit IdentityRecords.RecordIgnored(alice, 1, 2);
         _relay(0); // does not revert
         assertEq(mirror.recordOf(alice).version, 2, "kept v2");
         assertEq(mirror.recordOf(alice).flags, FLAG_REVOKED, "still revoked");
@@ -182,7 +183,7 @@ contract MirrorIdentityRegistryTest is BaseTest {
         assertFalse(mirror.applyRecord(alice, _record(250, 0, 1)), "older ignored");
         assertFalse(mirror.applyRecord(alice, _record(0, 0, 0)), "zero record (toward home) ignored");
         assertTrue(mirror.applyRecord(alice, _record(250, FLAG_REVOKED, 3)), "v3 applied");
-        vm.expectRevert(MirrorIdentityRegistry.ZeroWallet.selector);
+        vm.expectRevert(IdentityRecords.ZeroWallet.selector);
         mirror.applyRecord(address(0), _record(276, 0, 9));
         vm.stopPrank();
         assertEq(mirror.recordOf(alice).country, 250, "country of v3");
@@ -208,11 +209,11 @@ contract MirrorIdentityRegistryTest is BaseTest {
         _deliver(HOME, homeId, _update(alice, _record(250, 0, 2)));
         assertEq(vm.getRecordedLogs().length, 0, "an equal version is silent");
         vm.expectEmit(true, false, false, true, address(mirror));
-        emit MirrorIdentityRegistry.RecordIgnored(alice, 1, 2);
+        emit IdentityRecords.RecordIgnored(alice, 1, 2);
         assertFalse(mirror.applyRecord(alice, _record(250, 0, 1)), "older ignored");
         vm.stopPrank();
         vm.expectEmit(true, false, false, true, address(mirror));
-        emit MirrorIdentityRegistry.RecordIgnored(alice, 1, 2);
+        emit IdentityRecords.RecordIgnored(alice, 1, 2);
         _deliver(HOME, homeId, _update(alice, _record(250, 0, 1)));
         assertEq(mirror.recordOf(alice).country, 276, "v2 kept");
     }

@@ -10,25 +10,26 @@ import {MinimalRecipient} from "./utils/Recipients.sol";
 import {Delivery} from "./utils/Relay.sol";
 import {HandlerProbe} from "./utils/HandlerProbe.sol";
 
-/// @notice Gas of the bridge, printed (speed is measured, not asserted): `send` on each chain,
-/// and the delivery of home-to-remote transfers by `process` and by `processBatch` of 10 and
-/// 100, under 1-of-1 and 3-of-5 validator sets, to
+/// @notice Gas of the bridge as checked figures: `send` on each chain, and the delivery of
+/// home-to-remote transfers by `process` and by `processBatch` of 10 and 100, under 1-of-1 and
+/// 3-of-5 validator sets, to
 ///   (a) recipients that already hold the token on the remote chain (the mirror knows them),
 ///   (b) fresh recipients the mirror already knows (their RecordUpdate arrived first),
 ///   (c) fresh recipients whose record arrives with the transfer (the mirror writes it).
-/// Run: forge test --match-contract TokenBridgeGasTest -vv
+/// Each measured call's own gas (exec: vm.lastCallGas, no 21,000, no calldata, before refunds)
+/// goes to contracts/snapshots/TokenBridgeGas.json under the test's name, and each test meters
+/// only its measured calls (metering is paused for the set-up), so its line in
+/// contracts/.gas-snapshot follows the same figure. `make gas-snapshot` writes both;
+/// scripts/gas-check (CI) fails when one moves by more than 1%.
 ///
 /// Each figure is taken on cold storage (vm.cool on the destination's mailbox, bridge, token
-/// and mirror, as at the start of a transaction). exec = vm.lastCallGas().gasTotalUsed (no
-/// 21,000, no calldata, before refunds); tx = exec + 21,000 + calldata at 16/4 gas per
-/// nonzero/zero byte (what the gas limit must cover); paid = tx minus the refund, capped at a
-/// fifth (EIP-3529). The nonces' bitmap words are already in use ("warm word" of
-/// docs/mailbox.md), and the remote token already has supply and holders. A reference row
-/// delivers the same 320-byte bodies to a recipient that does nothing, so the difference is
-/// the bridge's own cost; test_gas_breakdown splits that cost by step.
+/// and mirror, as at the start of a transaction). The nonces' bitmap words are already in use
+/// ("warm word" of docs/mailbox.md), and the remote token already has supply and holders. A
+/// transaction pays exec + 21,000 + calldata (16/4 gas per nonzero/zero byte), less a refund
+/// capped at a fifth (EIP-3529). A reference figure delivers the same 320-byte bodies to a
+/// recipient that does nothing, so the difference is the bridge's own cost; test_gas_breakdown
+/// splits that cost by step.
 contract TokenBridgeGasTest is BridgeFixture {
-    event log(string);
-
     enum Recipients {
         Holders,
         FreshKnown,
@@ -48,39 +49,32 @@ contract TokenBridgeGasTest is BridgeFixture {
     // ------------------------------------------------------------------ send
 
     function test_gas_send_home() public {
+        vm.pauseGasMetering();
         address[] memory to = _recipients(11, Recipients.FreshKnown);
         _sendHome(alice, to[10], AMOUNT); // first send: the bucket and the tree's slots exist
         vm.prank(alice);
         homeToken.approve(address(homeBridge), type(uint256).max);
         uint256 total;
-        uint256 refunds;
-        bytes memory data;
         for (uint256 i; i < 10; ++i) {
             _cool(address(homeMailbox), address(homeBridge), address(homeToken), address(registry));
-            vm.prank(alice);
-            homeBridge.send(address(homeToken), REMOTE, to[i], AMOUNT);
-            total += vm.lastCallGas().gasTotalUsed;
-            refunds += _refund();
-            data = abi.encodeCall(ITokenBridge.send, (address(homeToken), REMOTE, to[i], AMOUNT));
+            bytes memory data = abi.encodeCall(ITokenBridge.send, (address(homeToken), REMOTE, to[i], AMOUNT));
+            total += _metered(alice, address(homeBridge), data, "");
         }
-        _row("send on home (lock), average of 10; allowance unlimited", 1, total / 10, refunds / 10, data);
+        vm.snapshotValue("TokenBridgeGas", "send_home_average10", total / 10);
     }
 
     function test_gas_send_remote() public {
+        vm.pauseGasMetering();
         _sendHome(alice, bob, 1_000);
         _relayAll(HOME);
         _sendRemote(bob, alice, AMOUNT);
         uint256 total;
-        uint256 refunds;
         bytes memory data = abi.encodeCall(ITokenBridge.send, (address(remoteToken), HOME, alice, AMOUNT));
         for (uint256 i; i < 10; ++i) {
             _cool(address(remoteMailbox), address(remoteBridge), address(remoteToken), address(mirror));
-            vm.prank(bob);
-            remoteBridge.send(address(remoteToken), HOME, alice, AMOUNT);
-            total += vm.lastCallGas().gasTotalUsed;
-            refunds += _refund();
+            total += _metered(bob, address(remoteBridge), data, "");
         }
-        _row("send on remote (burn), average of 10", 1, total / 10, refunds / 10, data);
+        vm.snapshotValue("TokenBridgeGas", "send_remote_average10", total / 10);
     }
 
     // ------------------------------------------------------------------ process
@@ -145,6 +139,7 @@ contract TokenBridgeGasTest is BridgeFixture {
 
     /// Remote-to-home: 100 unlocks from escrow to investors who hold the token on home.
     function test_gas_batch100_towardsHome_holders_1of1() public {
+        vm.pauseGasMetering();
         _useValidators(1, 1);
         address[] memory to = _recipients(100, Recipients.FreshKnown, 7);
         for (uint256 i; i < to.length; ++i) {
@@ -160,31 +155,25 @@ contract TokenBridgeGasTest is BridgeFixture {
         _process(REMOTE, last + 1);
         Delivery memory d = relay.delivery(REMOTE, last - 99, last);
         _cool(address(homeMailbox), address(homeBridge), address(homeToken), address(registry));
-        homeMailbox.processBatch(d.checkpoint, d.signatures, d.messages, d.proof);
-        uint256 exec = vm.lastCallGas().gasTotalUsed;
-        uint256 refund = _refund();
+        bytes memory data = abi.encodeCall(IMailbox.processBatch, (d.checkpoint, d.signatures, d.messages, d.proof));
+        _metered(address(0), address(homeMailbox), data, "batch100_1of1_towardsHome_holders");
         for (uint256 i; i < to.length; ++i) {
             vm.assertEq(homeToken.balanceOf(to[i]), 10 + AMOUNT + (i == 0 ? 1 : 0), "unlocked");
         }
-        _row(
-            "processBatch x100 1-of-1, remote to home, holders on home",
-            100,
-            exec,
-            refund,
-            abi.encodeCall(IMailbox.processBatch, (d.checkpoint, d.signatures, d.messages, d.proof))
-        );
     }
 
     /// The same batch without an inbound bucket: the difference is the rate limit's cost.
     function test_gas_batch100_holders_1of1_noInboundLimit() public {
+        vm.pauseGasMetering();
         vm.prank(owner);
         remoteBridge.setRateLimit(address(homeToken), HOME, true, 0, 0);
-        _measure(100, 1, 1, Recipients.Holders, false);
+        _measure(100, 1, 1, Recipients.Holders, false, "_noInboundLimit");
     }
 
     /// The mailbox's share: the same 100 messages (320-byte Transfer bodies) to a recipient
     /// that only checks its caller.
     function test_gas_batch100_minimalRecipient_1of1() public {
+        vm.pauseGasMetering();
         _useValidators(1, 1);
         MinimalRecipient minimal = new MinimalRecipient(address(remoteMailbox));
         AttackerApp app = new AttackerApp(); // an app that dispatches what it is given
@@ -197,14 +186,8 @@ contract TokenBridgeGasTest is BridgeFixture {
         _deliverFirst(last);
         Delivery memory d = relay.delivery(HOME, last - 100, last - 1);
         _cool(address(remoteMailbox), address(minimal), address(0), address(0));
-        remoteMailbox.processBatch(d.checkpoint, d.signatures, d.messages, d.proof);
-        _row(
-            "reference: processBatch x100 1-of-1, recipient that does nothing",
-            100,
-            vm.lastCallGas().gasTotalUsed,
-            _refund(),
-            abi.encodeCall(IMailbox.processBatch, (d.checkpoint, d.signatures, d.messages, d.proof))
-        );
+        bytes memory data = abi.encodeCall(IMailbox.processBatch, (d.checkpoint, d.signatures, d.messages, d.proof));
+        _metered(address(0), address(remoteMailbox), data, "batch100_1of1_minimalRecipient_reference");
     }
 
     // ------------------------------------------------------------------ breakdown
@@ -214,6 +197,7 @@ contract TokenBridgeGasTest is BridgeFixture {
     /// recipients after cooling (so the token's and mirror's shared slots are warm after the
     /// first, each recipient's are cold), measured with gasleft().
     function test_gas_breakdown() public {
+        vm.pauseGasMetering();
         HandlerProbe probe = new HandlerProbe(remoteToken, mirror, remoteMailbox);
         vm.startPrank(owner);
         mirror.grantRole(mirror.FORWARDER_ROLE(), address(probe));
@@ -233,34 +217,38 @@ contract TokenBridgeGasTest is BridgeFixture {
                 records[i] = registry.recordOf(to[i]);
             }
             _cool(address(remoteToken), address(mirror), address(remoteMailbox), address(0));
+            vm.resumeGasMetering();
             uint256[6] memory g = probe.run(to, records, AMOUNT);
+            vm.pauseGasMetering();
             string memory name = kind == Recipients.Holders
-                ? "(a) holders"
-                : kind == Recipients.FreshKnown ? "(b) fresh, record known" : "(c) fresh, record carried";
-            emit log(string.concat(
-                    "breakdown per transfer, ",
-                    name,
-                    ": currentMessageId ",
-                    vm.toString(g[0]),
-                    ", identityRegistry() ",
-                    vm.toString(g[1]),
-                    ", applyRecord ",
-                    vm.toString(g[2]),
-                    ", tryBridgeMint ",
-                    vm.toString(g[3]),
-                    ", TransferReceived event ",
-                    vm.toString(g[4]),
-                    "; for scale, detectTransferRestriction warm (a second check would cost about this) ",
-                    vm.toString(g[5])
-                ));
+                ? "breakdown_a_holders_"
+                : kind == Recipients.FreshKnown ? "breakdown_b_freshKnown_" : "breakdown_c_freshCarried_";
+            string[6] memory steps = [
+                "currentMessageId",
+                "identityRegistry",
+                "applyRecord",
+                "tryBridgeMint",
+                "TransferReceivedEvent",
+                "detectTransferRestrictionWarm_forScale"
+            ];
+            for (uint256 i; i < 6; ++i) {
+                vm.snapshotValue("TokenBridgeGas", string.concat(name, steps[i]), g[i]);
+            }
         }
     }
 
     // ------------------------------------------------------------------ helpers
 
     /// @notice Sends `size` home-to-remote transfers to recipients of `kind`, then delivers
-    /// them in one processBatch (or the single one with process) and prints the row.
+    /// them in one processBatch (or the single one with process), metered.
     function _measure(uint256 size, uint256 n, uint8 t, Recipients kind, bool single) internal {
+        _measure(size, n, t, kind, single, "");
+    }
+
+    function _measure(uint256 size, uint256 n, uint8 t, Recipients kind, bool single, string memory suffix)
+        internal
+    {
+        vm.pauseGasMetering();
         _useValidators(n, t);
         address[] memory to = _recipients(size, kind);
         if (kind == Recipients.Holders) {
@@ -280,32 +268,24 @@ contract TokenBridgeGasTest is BridgeFixture {
         _deliverFirst(last);
         Delivery memory d = relay.delivery(HOME, first, last);
         _cool(address(remoteMailbox), address(remoteBridge), address(remoteToken), address(mirror));
-        bytes memory data;
-        if (single) {
-            remoteMailbox.process(d.checkpoint, d.signatures, d.messages[0], d.proof);
-            data = abi.encodeCall(IMailbox.process, (d.checkpoint, d.signatures, d.messages[0], d.proof));
-        } else {
-            remoteMailbox.processBatch(d.checkpoint, d.signatures, d.messages, d.proof);
-            data = abi.encodeCall(IMailbox.processBatch, (d.checkpoint, d.signatures, d.messages, d.proof));
-        }
-        uint256 exec = vm.lastCallGas().gasTotalUsed;
-        uint256 refund = _refund();
+        bytes memory data = single
+            ? abi.encodeCall(IMailbox.process, (d.checkpoint, d.signatures, d.messages[0], d.proof))
+            : abi.encodeCall(IMailbox.processBatch, (d.checkpoint, d.signatures, d.messages, d.proof));
+        string memory name = string.concat(
+            single ? "process" : string.concat("batch", vm.toString(size)),
+            "_",
+            vm.toString(t),
+            "of",
+            vm.toString(n),
+            kind == Recipients.Holders ? "_holders" : kind == Recipients.FreshKnown ? "_fresh" : "_freshCarried",
+            suffix
+        );
+        _metered(address(0), address(remoteMailbox), data, name);
         for (uint256 i; i < size; ++i) {
             vm.assertTrue(remoteMailbox.delivered(HOME, first + uint32(i)), "every transfer delivered");
             uint256 expected = kind == Recipients.Holders ? 2 * AMOUNT : AMOUNT;
             vm.assertEq(remoteToken.balanceOf(to[i]), expected, "minted");
         }
-        string memory name = string.concat(
-            single ? "process" : string.concat("processBatch x", vm.toString(size)),
-            " ",
-            vm.toString(t),
-            "-of-",
-            vm.toString(n),
-            kind == Recipients.Holders
-                ? ", (a) holders"
-                : kind == Recipients.FreshKnown ? ", (b) fresh, record known" : ", (c) fresh, record carried"
-        );
-        _row(name, size, exec, refund, data);
     }
 
     /// @notice `size` recipients, onboarded on home. Unless their records are to arrive with
@@ -346,48 +326,23 @@ contract TokenBridgeGasTest is BridgeFixture {
         if (d != address(0)) vm.cool(d);
     }
 
-    /// @notice The gas the last call had refunded (cleared storage, a reentrancy guard reset).
-    function _refund() internal view returns (uint256) {
-        int64 refunded = vm.lastCallGas().gasRefunded;
-        return refunded > 0 ? uint256(uint64(refunded)) : 0;
-    }
-
-    /// @notice Prints one row: exec, refund, calldata, tx, what the transaction pays after the
-    /// refund (capped at a fifth of the gas used, EIP-3529), and per transfer.
-    function _row(string memory name, uint256 transfers, uint256 exec, uint256 refund, bytes memory data) internal {
-        uint256 zeros;
-        for (uint256 i; i < data.length; ++i) {
-            if (data[i] == 0) ++zeros;
+    /// @dev Calls `target` with `data` (from `from` unless zero), metering gas for this call
+    /// only (the test pauses metering first); reverts with the call's own error. Returns the
+    /// call's own gas, which goes to contracts/snapshots/TokenBridgeGas.json as `name` unless
+    /// `name` is empty.
+    function _metered(address from, address target, bytes memory data, string memory name)
+        internal
+        returns (uint256 exec)
+    {
+        if (from != address(0)) vm.prank(from);
+        vm.resumeGasMetering();
+        (bool ok, bytes memory reason) = target.call(data);
+        vm.pauseGasMetering();
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(reason, 0x20), mload(reason))
+            }
         }
-        uint256 calldataGas = 16 * (data.length - zeros) + 4 * zeros;
-        uint256 txGas = 21_000 + calldataGas + exec;
-        uint256 paid = txGas - (refund < txGas / 5 ? refund : txGas / 5);
-        string memory line = string.concat(
-            name,
-            ": exec ",
-            vm.toString(exec),
-            ", calldata ",
-            vm.toString(calldataGas),
-            " (",
-            vm.toString(data.length),
-            " bytes), tx ",
-            vm.toString(txGas),
-            ", refund ",
-            vm.toString(refund),
-            ", paid ",
-            vm.toString(paid)
-        );
-        if (transfers > 1) {
-            line = string.concat(
-                line,
-                "; per transfer: exec ",
-                vm.toString(exec / transfers),
-                ", tx ",
-                vm.toString(txGas / transfers),
-                ", paid ",
-                vm.toString(paid / transfers)
-            );
-        }
-        emit log(line);
+        exec = bytes(name).length == 0 ? vm.lastCallGas().gasTotalUsed : vm.snapshotGasLastCall("TokenBridgeGas", name);
     }
 }

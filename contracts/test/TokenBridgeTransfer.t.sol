@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {IdentityRecords} from "../src/IdentityRecords.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ITokenBridge} from "../src/interfaces/ITokenBridge.sol";
 import {IIdentityRegistry, IdentityRecord} from "../src/interfaces/IIdentityRegistry.sol";
@@ -149,7 +150,7 @@ contract TokenBridgeTransferTest is BridgeFixture {
 
         relay.sync();
         vm.expectEmit(address(mirror));
-        emit MirrorIdentityRegistry.RecordIgnored(dave, 1, 2);
+        emit IdentityRecords.RecordIgnored(dave, 1, 2);
         relay.process(HOME, transfer);
         vm.assertTrue(_sameRecord(mirror.recordOf(dave), v2), "the mirror keeps v2");
         vm.assertEq(remoteToken.balanceOf(dave), 500, "still received: v2 is valid");

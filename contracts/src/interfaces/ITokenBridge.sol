@@ -29,6 +29,10 @@ interface ITokenBridge {
     event LanePaused(uint32 indexed domain, address by);
     /// @notice A lane was resumed.
     event LaneUnpaused(uint32 indexed domain);
+    /// @notice `account` on `domain` was marked (or unmarked) a custodian: a contract that holds
+    /// tokens only inside its own books (a timelock, a bridge's escrow, a mailbox, a registry),
+    /// so the bridge never delivers a transfer to it.
+    event CustodianSet(uint32 indexed domain, address indexed account, bool custodian);
 
     /// @notice A zero address where one is needed, or a zero recipient.
     error ZeroAddress();
@@ -44,6 +48,10 @@ interface ITokenBridge {
     error LaneIsPaused(uint32 domain);
     /// @notice The token's rules say the recipient may not receive it.
     error RecipientNotEligible(address recipient);
+    /// @notice The recipient is a custodian contract on the destination (a timelock, a bridge,
+    /// escrow, the mailbox, a registry): tokens delivered to it would sit outside its books,
+    /// and only a forced transfer could get them out. Send to the investor's own wallet.
+    error CustodianRecipient(uint32 destination, address recipient);
     /// @notice The lane's bucket holds less than the amount; retry after `retryAfter` seconds.
     error RateLimited(
         address homeToken, uint32 domain, bool inbound, uint256 requested, uint256 available, uint256 retryAfter

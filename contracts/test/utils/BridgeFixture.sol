@@ -21,8 +21,10 @@ import {Relay} from "./Relay.sol";
 ///   the bridges enroll each other and register the token, a guardian, rate limits on both
 ///   lanes in both directions, AGENT_ROLE to the issuer's agent on registry and tokens,
 ///   BRIDGE_ROLE on the mirror token and FORWARDER_ROLE on the mirror to the remote bridge,
-///   each bridge a custodian of its chain's token, the mirror enrolled on the home registry.
-///   (deploy.py also deploys a HashedTimelock per chain; the bridge does not use it.)
+///   each bridge a custodian of its chain's token, the mirror enrolled on the home registry,
+///   and on each bridge, for both chains, the bridge, mailbox and registry listed as
+///   custodians no transfer may name as recipient. (deploy.py also deploys a HashedTimelock
+///   per chain and lists it too; TokenBridgeCustodians.t.sol adds them.)
 ///
 /// Each Mailbox takes its domain from block.chainid, so deployments run under vm.chainId.
 /// Messages move through `relay` (real checkpoints signed with vm.sign, real range proofs):
@@ -124,6 +126,14 @@ abstract contract BridgeFixture {
         registry.grantRole(registry.AGENT_ROLE(), agent);
         registry.enrollRemote(REMOTE, _b32(address(mirror)));
         mirror.grantRole(mirror.FORWARDER_ROLE(), address(remoteBridge));
+        address[3] memory homeCustodians = [address(homeBridge), address(homeMailbox), address(registry)];
+        address[3] memory remoteCustodians = [address(remoteBridge), address(remoteMailbox), address(mirror)];
+        for (uint256 i; i < 3; ++i) {
+            homeBridge.setCustodian(HOME, homeCustodians[i], true);
+            homeBridge.setCustodian(REMOTE, remoteCustodians[i], true);
+            remoteBridge.setCustodian(REMOTE, remoteCustodians[i], true);
+            remoteBridge.setCustodian(HOME, homeCustodians[i], true);
+        }
         vm.stopPrank();
     }
 

@@ -39,6 +39,10 @@ interface Vm {
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory);
     function lastCallGas() external view returns (Gas memory);
+    function pauseGasMetering() external;
+    function resumeGasMetering() external;
+    function snapshotGasLastCall(string calldata group, string calldata name) external returns (uint256 gasUsed);
+    function snapshotValue(string calldata group, string calldata name, uint256 value) external;
 
     // assertions
     function assertTrue(bool condition, string calldata err) external pure;
