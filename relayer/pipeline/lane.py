@@ -20,11 +20,12 @@ from relayer.chain import contracts
 from relayer.chain.rpc import CallReverted, ChainRpc, revert_data
 from relayer.chain.sender import TxSender
 from relayer.core.checkpoint import pack_signatures
-from relayer.errors import ChainError, InsufficientFunds, LeaseLost
+from relayer.errors import ChainError, DeliveryWaits, InsufficientFunds, LeaseLost
 from relayer.pipeline.backoff import next_attempt
 from relayer.pipeline.compliance_order import records_first
 from relayer.pipeline.indexer import ChainIndexer
 from relayer.pipeline.origin import OriginTree
+from relayer.pipeline.waiting import LaneReasons
 from relayer.store import MessageRow, Store, StoredCheckpoint
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
@@ -109,23 +110,46 @@ class LaneWorker:
         self.gas = GasModel()
         self.halted: str | None = None
         self.wake = asyncio.Event()
+        self.reasons = LaneReasons(store, origin.chain_id, destination_chain_id)
         self.log = get_logger("lane", lane=f"{config.origin_name}->{config.destination_name}")
 
+    async def set_waiting(self, reason: str | None) -> None:
+        """Record why the lane's messages wait (None: they do not), for `messages show`."""
+        if await self.reasons.set(reason) and self.metrics:
+            self.metrics.lane_waiting.labels(*self._labels()).set(0 if reason is None else 1)
+
     async def run(self) -> None:
+        destination = self.config.destination_name
         while True:
             if self.origin_indexer.state.halted is not None:
                 self.halted = self.origin_indexer.state.halted
                 if self.metrics:
                     self.metrics.lane_halted.labels(*self._labels()).set(1)
+                await self.set_waiting(f"lane halted: {self.halted}")
                 return
+            if (
+                not self.rpc.health.answering()
+            ):  # the chain's watcher said so; it says when it is back
+                await self.set_waiting(f"chain {destination} unreachable")
+                if not await self.rpc.health.wait_answering(self.config.poll_interval * 20):
+                    await self._try_anyway()
+                continue
             try:
                 sent = await self.step()
+                await self.set_waiting(None)
             except InsufficientFunds as exc:
                 self.log.error("relayer key underfunded; lane waits", error=str(exc))
+                await self.set_waiting(f"relayer key underfunded on {destination}: {exc}")
+                sent = 0
+                await asyncio.sleep(self.config.poll_interval * 10)
+            except DeliveryWaits as exc:
+                await self.set_waiting(str(exc))
                 sent = 0
                 await asyncio.sleep(self.config.poll_interval * 10)
             except ChainError as exc:
                 self.log.warning("delivery round failed; retrying", error=str(exc))
+                if not self.rpc.health.answering():
+                    await self.set_waiting(f"chain {destination} unreachable")
                 sent = 0
                 await asyncio.sleep(self.config.poll_interval * 2)
             if sent == 0:
@@ -133,6 +157,11 @@ class LaneWorker:
                     async with asyncio.timeout(self.config.poll_interval):
                         await self.wake.wait()
                 self.wake.clear()
+
+    async def _try_anyway(self) -> None:
+        """Ask the destination once (any answer tells its health it is back)."""
+        with contextlib.suppress(ChainError):
+            await self.rpc.block_number()
 
     def _labels(self) -> tuple[str, str]:
         return self.config.origin_name, self.config.destination_name
