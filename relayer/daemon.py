@@ -257,6 +257,7 @@ class Relayer:
         rpc = self.parts.rpcs[chain.name]
         interval = max(0.5, min(chain.block_time, chain.grace / 4))
         probe_timeout = min(chain.rpc_timeout, max(1.0, chain.grace / 3))
+        rpc.health.watched = True
         while True:
             await rpc.check_endpoints(probe_timeout)
             waiting = chain.name not in self.ready_chains

@@ -40,6 +40,7 @@ class ChainHealth:
         self.grace = grace
         self.metrics = metrics
         self.announce = announce  # the daemon logs outages; a CLI command raises instead
+        self.watched = False  # set by the daemon's watcher, which probes the chain
         self.clock = clock
         self.created = clock()
         self.last_success: float | None = None
@@ -87,12 +88,13 @@ class ChainHealth:
                 f"chain {self.name} unreachable: {reason}; lanes to and from {self.name} wait"
             )
 
-    async def wait_answering(self, at_most: float) -> bool:
-        """Return at once while the chain answers, else when it answers again or after
-        ``at_most`` seconds (then the caller tries anyway: without a watcher probing the
-        chain, only its own requests can find it back); True when it answers."""
-        if self._answering.is_set():
-            return True
+    async def wait_answering(self, at_most: float = 60.0) -> bool:
+        """While a watcher probes the chain and finds it unreachable, wait until it
+        answers again (``at_most`` seconds; then the caller tries anyway). Returns at
+        once when the chain answers or nobody probes it (then only the caller's own
+        requests can find it back). True when the chain answers."""
+        if self._answering.is_set() or not self.watched:
+            return self._answering.is_set()
         try:
             async with asyncio.timeout(at_most):
                 await self._answering.wait()

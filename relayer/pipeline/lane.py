@@ -127,13 +127,9 @@ class LaneWorker:
                     self.metrics.lane_halted.labels(*self._labels()).set(1)
                 await self.set_waiting(f"lane halted: {self.halted}")
                 return
-            if (
-                not self.rpc.health.answering()
-            ):  # the chain's watcher said so; it says when it is back
+            if not self.rpc.health.answering():  # its watcher says when it is back
                 await self.set_waiting(f"chain {destination} unreachable")
-                if not await self.rpc.health.wait_answering(self.config.poll_interval * 20):
-                    await self._try_anyway()
-                continue
+                await self.rpc.health.wait_answering()
             try:
                 sent = await self.step()
                 await self.set_waiting(None)
@@ -157,11 +153,6 @@ class LaneWorker:
                     async with asyncio.timeout(self.config.poll_interval):
                         await self.wake.wait()
                 self.wake.clear()
-
-    async def _try_anyway(self) -> None:
-        """Ask the destination once (any answer tells its health it is back)."""
-        with contextlib.suppress(ChainError):
-            await self.rpc.block_number()
 
     def _labels(self) -> tuple[str, str]:
         return self.config.origin_name, self.config.destination_name
