@@ -259,9 +259,9 @@ class Relayer:
         probe_timeout = min(chain.rpc_timeout, max(1.0, chain.grace / 3))
         rpc.health.watched = True
         while True:
-            await rpc.check_endpoints(probe_timeout)
             waiting = chain.name not in self.ready_chains
             self.metrics.chain_waiting.labels(chain.name).set(1 if waiting else 0)
+            await rpc.check_endpoints(probe_timeout)
             await asyncio.sleep(interval)
 
     async def _bring_up(self, chain: ChainConfig) -> None:

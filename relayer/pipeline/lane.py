@@ -135,7 +135,10 @@ class LaneWorker:
                 await self.set_waiting(None)
             except InsufficientFunds as exc:
                 self.log.error("relayer key underfunded; lane waits", error=str(exc))
-                await self.set_waiting(f"relayer key underfunded on {destination}: {exc}")
+                await self.set_waiting(
+                    f"relayer key underfunded on {destination}: {self.sender.address} "
+                    "cannot pay for gas; fund it"
+                )
                 sent = 0
                 await asyncio.sleep(self.config.poll_interval * 10)
             except DeliveryWaits as exc:

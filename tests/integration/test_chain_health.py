@@ -184,7 +184,7 @@ async def _ready(base: str) -> bool:
 
 
 def cli(system: System, config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STBRIDGE_HOME": str(system.home)}
+    env = {**os.environ, "STBRIDGE_HOME": str(system.home), "COLUMNS": "400"}
     return subprocess.run(
         [sys.executable, "-m", "relayer", *args, "-c", str(config_file)],
         capture_output=True, text=True, env=env, timeout=60, check=False,
