@@ -28,7 +28,7 @@ from relayer.chain.sender import TxSender
 from relayer.config import ChainConfig, Config
 from relayer.core.dvp import margin_for
 from relayer.deployment import Deployment
-from relayer.errors import ChainError, StoreError, WrongChain
+from relayer.errors import ChainError, StbridgeError, StoreError, WrongChain
 from relayer.pipeline.confirmer import Confirmer
 from relayer.pipeline.dvp import DvpWatcher
 from relayer.pipeline.indexer import ChainIndexer, LogSink, fan_out
@@ -248,6 +248,13 @@ class Relayer:
                     group.create_task(self._watch(chain), name=f"watch-{chain.name}")
                     group.create_task(self._bring_up(chain), name=f"start-{chain.name}")
                 self.serving.set()
+        except BaseExceptionGroup as failed:
+            # a task's own error (a wrong chain id, a store of an earlier chain...) is the
+            # one line the operator sees, not a group of one
+            ours = failed.subgroup(lambda e: isinstance(e, StbridgeError))
+            if ours is not None and len(ours.exceptions) == 1:
+                raise _leaf(ours) from None
+            raise
         finally:
             self._group = None
             await self.close()
@@ -448,3 +455,9 @@ class Relayer:
         for rpc in self.parts.rpcs.values():
             with contextlib.suppress(Exception):
                 await rpc.close()
+
+
+def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception of a group of one (groups nest when task groups do)."""
+    first = group.exceptions[0]
+    return _leaf(first) if isinstance(first, BaseExceptionGroup) else first
