@@ -311,6 +311,7 @@ class Relayer:
                     continue
                 reasons = LaneReasons(self.store, origin.chain_id, destination.chain_id)
                 await reasons.set(f"chain {name} unreachable")
+                self.metrics.lane_waiting.labels(origin.name, destination.name).set(1)
 
     async def _start_chain(self, chain: ChainConfig) -> None:
         group = self._group

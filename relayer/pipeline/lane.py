@@ -115,7 +115,8 @@ class LaneWorker:
 
     async def set_waiting(self, reason: str | None) -> None:
         """Record why the lane's messages wait (None: they do not), for `messages show`."""
-        if await self.reasons.set(reason) and self.metrics:
+        await self.reasons.set(reason)
+        if self.metrics:
             self.metrics.lane_waiting.labels(*self._labels()).set(0 if reason is None else 1)
 
     async def run(self) -> None:
