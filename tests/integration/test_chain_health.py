@@ -136,10 +136,15 @@ async def test_outage_is_named_gauges_move_and_the_lane_resumes(
                     return text if status == 503 and "chain b: unreachable" in text else None
 
                 text = await until(named, grace + MARGIN, "/readyz names chain b")
-                assert time.time() - frozen >= grace - 1, "named before its grace ran out"
+                named_after = time.time() - frozen
+                assert named_after >= grace - 1, "named before its grace ran out"
                 assert "chain a" not in text
                 assert health.down_since is not None
                 assert health.down_since - frozen < grace, "the first warning came late"
+                print(  # the figures of the report (pytest -s)
+                    f"outage: warning after {health.down_since - frozen:.1f}s, "
+                    f"/readyz 503 after {named_after:.1f}s (grace {grace:g}s)"
+                )
                 _, metrics = await get(f"{base}/metrics")
                 assert gauge(metrics, "stbridge_chain_up", chain="b") == 0
                 assert gauge(metrics, "stbridge_chain_up", chain="a") == 1
@@ -227,6 +232,7 @@ async def test_started_with_a_chain_down_it_waits_then_delivers(
             _, metrics = await get(f"{base}/metrics")
             assert gauge(metrics, "stbridge_chain_waiting", chain="b") == 1
             assert gauge(metrics, "stbridge_chain_waiting", chain="a") == 0
+            assert gauge(metrics, "stbridge_lane_waiting", origin="a", destination="b") == 1
             shown = cli(system, config_file, "messages", "show", "0x" + ids[0].hex())
             assert shown.returncode == 0, shown.stderr
             assert "chain b unreachable" in shown.stdout
