@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from relayer.cli.common import ConfigOption, LogFormatOption, console, get_confi
 from relayer.config import Config
 from relayer.daemon import Relayer
 from relayer.deployment import Deployment, load_deployment
-from relayer.errors import InputError, NotFound
+from relayer.errors import ConfigError, InputError, NotFound
 from relayer.pipeline.waiting import explain
 from relayer.store import MessageRow, Status, Store, open_store, relayer_owner
 from relayer.telemetry.logging import configure_logging, register_secrets
@@ -108,8 +109,12 @@ def list_messages(
         str | None, typer.Option(help="pending, submitted, delivered or failed.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    lane: Annotated[
+        str | None, typer.Option(help="Only this lane, as ORIGIN->DEST (a->b).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per message.")] = False,
 ) -> None:
-    """List messages, newest first."""
+    """List messages, newest first, with what each waits for."""
     wanted: Status | None = None
     if status is not None:
         try:
@@ -121,21 +126,53 @@ def list_messages(
 
     async def go(config: Config, store: Store) -> None:
         names = {c.chain_id: c.name for c in config.chains}
-        rows = await store.messages(status=wanted, limit=limit)
+        origin, destination = _lane_ids(config, lane)
+        rows = await store.messages(
+            status=wanted, origin=origin, destination=destination, limit=limit
+        )
+        listed = []
+        for m in rows:
+            lane_name = (
+                f"{names.get(m.origin, m.origin)}->{names.get(m.destination, m.destination)}"
+            )
+            listed.append({
+                "id": m.id_hex,
+                "lane": lane_name,
+                "nonce": m.nonce,
+                "status": m.status.value,
+                "attempts": m.attempts,
+                "dispatched": _when(m.dispatched_at),
+                "waiting_for": await _why(config, store, m),
+                "last_error": m.last_error or "",
+            })  # fmt: skip
+        if as_json:
+            for item in listed:
+                typer.echo(json.dumps(item))
+            return
         table = Table()
         for column in ("id", "lane", "nonce", "status", "attempts", "dispatched", "waiting for"):
-            table.add_column(column)
-        for m in rows:
-            lane = f"{names.get(m.origin, m.origin)}->{names.get(m.destination, m.destination)}"
-            why = await _why(config, store, m) if m.status != Status.DELIVERED else ""
-            table.add_row(
-                m.id_hex[:18] + "…", lane, str(m.nonce), m.status.value, str(m.attempts),
-                _when(m.dispatched_at), why[:60],
-            )  # fmt: skip
+            table.add_column(column, overflow="fold" if column == "id" else "ellipsis")
+        for item in listed:
+            table.add_row(*(str(item[k]) for k in (
+                "id", "lane", "nonce", "status", "attempts", "dispatched", "waiting_for"
+            )))  # fmt: skip
         console.print(table)
         console.print(f"{len(rows)} message(s)")
 
     asyncio.run(_with_store(config_path, go))
+
+
+def _lane_ids(config: Config, lane: str | None) -> tuple[int | None, int | None]:
+    """``--lane a->b`` as (origin id, destination id); (None, None) without one."""
+    if lane is None:
+        return None, None
+    origin, arrow, destination = lane.partition("->")
+    if not arrow or not origin.strip() or not destination.strip():
+        raise InputError(f"--lane {lane!r}: write ORIGIN->DESTINATION, like a->b")
+    try:
+        return config.chain(origin.strip()).chain_id, config.chain(destination.strip()).chain_id
+    except ConfigError as exc:
+        raise InputError(f"--lane {lane!r}: {exc}") from None
 
 
 @messages_app.command("show")

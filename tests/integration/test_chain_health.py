@@ -368,8 +368,16 @@ async def test_an_unfunded_key_is_the_reason_messages_wait(
 
             line = await until(says_underfunded, 90, "messages show names the unfunded key", 1)
             assert key.address in line and "fund it" in line
-            listed = await asyncio.to_thread(cli, poor, config_file, "messages", "list")
-            assert "relayer key underfunded on b" in listed.stdout
+            listed = await asyncio.to_thread(
+                cli, poor, config_file, "messages", "list", "--json", "--lane", "a->b"
+            )
+            items = {x["id"]: x for x in map(json.loads, listed.stdout.splitlines())}
+            assert {x["lane"] for x in items.values()} == {"a->b"}
+            assert "relayer key underfunded on b" in items["0x" + mid.hex()]["waiting_for"]
+            wrong = await asyncio.to_thread(
+                cli, poor, config_file, "messages", "list", "--lane", "a-b"
+            )
+            assert wrong.returncode == 2 and "write ORIGIN->DESTINATION" in wrong.stderr
             row = await relay.store.message(mid)
             assert row is not None and row.status == Status.PENDING
             await chains.rpcs["b"].request("anvil_setBalance", [key.address, hex(10**20)])
