@@ -232,10 +232,17 @@ async def test_started_with_a_chain_down_it_waits_then_delivers(
             _, metrics = await get(f"{base}/metrics")
             assert gauge(metrics, "stbridge_chain_waiting", chain="b") == 1
             assert gauge(metrics, "stbridge_chain_waiting", chain="a") == 0
+
+            async def says_unreachable() -> bool:  # once the first probe of b failed
+                shown = await asyncio.to_thread(
+                    cli, system, config_file, "messages", "show", "0x" + ids[0].hex()
+                )
+                assert shown.returncode == 0, shown.stderr
+                return "chain b unreachable" in shown.stdout
+
+            await until(says_unreachable, 30, "messages show says b is unreachable", 1)
+            _, metrics = await get(f"{base}/metrics")
             assert gauge(metrics, "stbridge_lane_waiting", origin="a", destination="b") == 1
-            shown = cli(system, config_file, "messages", "show", "0x" + ids[0].hex())
-            assert shown.returncode == 0, shown.stderr
-            assert "chain b unreachable" in shown.stdout
             retried = cli(system, config_file, "messages", "retry", "0x" + ids[0].hex())
             assert retried.returncode == 0, retried.stderr
             assert "is pending: chain b unreachable" in retried.stdout
