@@ -262,7 +262,7 @@ class Relayer:
     async def _watch(self, chain: ChainConfig) -> None:
         """Probe the chain's endpoints every second or so: health, failover, waiting gauge."""
         rpc = self.parts.rpcs[chain.name]
-        interval = max(0.5, min(chain.block_time, chain.grace / 4))
+        interval = max(0.5, min(chain.block_time, chain.grace / 4, 2.0))
         probe_timeout = min(chain.rpc_timeout, max(1.0, chain.grace / 3))
         rpc.health.watched = True
         while True:
