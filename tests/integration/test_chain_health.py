@@ -315,7 +315,9 @@ async def test_fails_over_to_the_next_url_and_comes_back(
             await wait_delivered(relay.store, ids, 90)  # b on its second URL from the start
 
             proxy.faults.down = True  # the first endpoint of a resets every connection
+            down_at = time.monotonic()
             await until(lambda: _async(rpc_a.url == real_a), 30, "chain a moves to its second URL")
+            print(f"failover: on the second URL {time.monotonic() - down_at:.1f}s after")
             more = await send_many(chains, "b", "a", [(bob, alice.address, 2)] * 2)
             await wait_delivered(relay.store, more, 90)
             _, metrics = await get(f"{base}/metrics")
@@ -327,9 +329,11 @@ async def test_fails_over_to_the_next_url_and_comes_back(
             assert not any("chain a" in r for r in relay.not_ready())
 
             proxy.faults.down = False  # healthy again: back to the first in the config's order
+            up_at = time.monotonic()
             await until(
                 lambda: _async(rpc_a.url == first_a), 30, "chain a comes back to its first URL"
             )
+            print(f"failover: back on the first URL {time.monotonic() - up_at:.1f}s after")
             last = await send_many(chains, "a", "b", [(alice, bob.address, 13)])
             await wait_delivered(relay.store, last, 90)
             _, metrics = await get(f"{base}/metrics")
