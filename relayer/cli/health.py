@@ -6,7 +6,7 @@ import asyncio
 
 from relayer.chain.rpc import ChainRpc, RetryPolicy
 from relayer.cli.common import ConfigOption, console, err_console, get_config
-from relayer.config import Config
+from relayer.config import Config, public_url
 from relayer.errors import ChainError
 
 
@@ -23,8 +23,8 @@ async def check(config: Config) -> list[str]:
             answered = await rpc.chain_id()
             if answered != chain.chain_id:
                 problems.append(
-                    f"chain {chain.name} ({chain.rpc_url}) answers chain id {answered}, "
-                    f"the config says {chain.chain_id}"
+                    f"chain {chain.name} ({public_url(chain.rpc_url)}) answers chain id "
+                    f"{answered}, the config says {chain.chain_id}"
                 )
                 return
             balance = await rpc.balance(relayer)
