@@ -25,12 +25,16 @@ from chains import devnet
 from chains.anvil import find_anvil
 from chains.faultproxy import FaultProxy
 from chains.processes import free_port
+from relayer.actions.onboard import onboard_devnet
+from relayer.actions.session import Session
 from relayer.config import parse_config, public_url
 from relayer.daemon import Relayer
+from relayer.deploy import deploy
 from relayer.store import Status, open_store, relayer_owner
 from relayer.store.sqlite import SqliteStore
-from tests.helpers import write_config
+from tests.helpers import devnet_raw, write_config
 from tests.integration.system import (
+    BLOCK_TIME,
     Chains,
     System,
     drained,
@@ -402,4 +406,81 @@ async def test_an_unfunded_key_is_the_reason_messages_wait(
 
             await until(cleared, 30, "the reason goes once the key can pay", 1)
     finally:
+        await chains.close()
+
+
+@pytest.fixture(scope="module")
+def three_chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """Chains a (home), b and c, deployed and onboarded: lanes a<->c do not touch b."""
+    if find_anvil() is None:
+        pytest.skip("anvil is not installed here (npm ci installs it); anvil tests skipped")
+    directory = tmp_path_factory.mktemp("three-chains")
+    raw = devnet_raw(block_time=BLOCK_TIME["anvil"], confirmations=1)
+    third = {**raw["chains"][1], "name": "c", "chain_id": 65003}
+    third["rpc_url"] = f"http://127.0.0.1:{free_port()}"
+    raw["chains"].append(third)
+    raw["relayer"].update(
+        poll_interval=0.1, batch_wait=0.1, metrics_port=0, store=f"sqlite:///{directory}/unused.db"
+    )
+    config = parse_config(raw)
+    home = directory / "home"
+    previous = os.environ.get("STBRIDGE_HOME")
+    os.environ["STBRIDGE_HOME"] = str(home)
+    devnet.up(config, backend="anvil", directory=home)
+    try:
+        report = asyncio.run(deploy(config))
+
+        async def onboard() -> None:
+            async with Session(config, report.deployment) as session:
+                await onboard_devnet(session)
+
+        asyncio.run(onboard())
+        yield System("anvil", config, raw, home, report.deployment)
+    finally:
+        devnet.down(home)
+        if previous is None:
+            os.environ.pop("STBRIDGE_HOME", None)
+        else:
+            os.environ["STBRIDGE_HOME"] = previous
+
+
+async def test_lanes_between_healthy_chains_run_while_one_chain_is_down_at_start(
+    three_chains: System, tmp_path: Path
+) -> None:
+    system = three_chains
+    chains = Chains(system)
+    alice, bob = system.config.accounts.investors[0], system.config.accounts.investors[1]
+    config = system.relayer_config(tmp_path / "r.db")
+    store = await open_store(
+        config.relayer.store, owner=relayer_owner(config.accounts.relayer.address)
+    )
+    relay = Relayer(config, system.deployment, store)
+    b_node = node_pid(system, "b")
+    os.kill(b_node, signal.SIGSTOP)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(relay.serving.wait(), 30)
+        to_c = await send_many(chains, "a", "c", [(alice, bob.address, 5)] * 3)
+        await wait_delivered(store, to_c, 90)  # a->c runs while b is down
+        back = await send_many(chains, "c", "a", [(bob, alice.address, 1)])
+        await wait_delivered(store, back, 90)
+        assert set(relay.parts.lanes) == {("a", "c"), ("c", "a")}
+        assert not relay.started.is_set()
+        reasons = relay.not_ready()
+        assert any(r.startswith("chain b: waiting for it to answer") for r in reasons), reasons
+        assert not any("chain a" in r or "chain c" in r for r in reasons), reasons
+        assert not task.done()
+
+        os.kill(b_node, signal.SIGCONT)
+        await asyncio.wait_for(relay.started.wait(), 60)
+        to_b = await send_many(chains, "a", "b", [(alice, bob.address, 7)] * 2)
+        await wait_delivered(store, to_b, 90)
+        assert len(relay.parts.lanes) == 6
+        await until(lambda: _async(relay.not_ready() == []), 60, "ready with every chain up")
+    finally:
+        os.kill(b_node, signal.SIGCONT)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.close()
         await chains.close()
