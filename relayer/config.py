@@ -106,8 +106,14 @@ class ChainConfig(_Strict):
     # gwei: no transaction is signed with a higher maxFeePerGas; while the base fee is
     # above it, sends wait (stbridge_fee_above_cap). Unset: no cap.
     max_fee_per_gas: Annotated[float | None, Field(gt=0, le=10**9)] = None
+    # more endpoints of the same chain, tried in order after rpc_url (failover)
+    rpc_urls: list[str] = []
+    # an endpoint whose head lags the best one by more than this is left for the next
+    rpc_max_lag_blocks: Annotated[int, Field(ge=1, le=100_000)] = 5
+    # seconds without any answer before /readyz names the chain (default: 3 blocks, >= 10 s)
+    rpc_grace: Annotated[float | None, Field(gt=0, le=3600)] = None
 
-    @field_validator("block_time", "rpc_timeout", "max_fee_per_gas", mode="before")
+    @field_validator("block_time", "rpc_timeout", "max_fee_per_gas", "rpc_grace", mode="before")
     @classmethod
     def _int_is_float(cls, value: object) -> object:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -122,14 +128,28 @@ class ChainConfig(_Strict):
     @field_validator("rpc_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parsed = urlparse(value)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL like http://127.0.0.1:8545")
-        try:
-            parsed.port  # noqa: B018 - raises on a bad port
-        except ValueError as exc:
-            raise ValueError(f"{value!r} has an invalid port") from exc
-        return value
+        return _http_url(value)
+
+    @field_validator("rpc_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return [_http_url(v) for v in value]
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every RPC URL of the chain, preferred first: rpc_url, then rpc_urls (no repeats)."""
+        out = [self.rpc_url]
+        for url in self.rpc_urls:
+            if url not in out:
+                out.append(url)
+        return out
+
+    @property
+    def grace(self) -> float:
+        """Seconds without an answer before the chain counts as unreachable."""
+        if self.rpc_grace is not None:
+            return self.rpc_grace
+        return max(3 * self.block_time, 10.0)
 
     @property
     def host(self) -> str:
@@ -146,6 +166,38 @@ class ChainConfig(_Strict):
     def port(self) -> int:
         parsed = urlparse(self.rpc_url)
         return parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def _http_url(value: str) -> str:
+    """``value`` if it is an http(s) URL with a host and a valid port; ValueError otherwise
+    (the message shows the URL without its credentials)."""
+    parsed = urlparse(value)
+    shown = public_url(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"{shown!r} is not an http(s) URL like http://127.0.0.1:8545")
+    try:
+        parsed.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"{shown!r} has an invalid port") from exc
+    return value
+
+
+def public_url(url: str) -> str:
+    """``url`` as logs and metric labels may show it: no user or password, no query or
+    fragment, and a path segment that looks like an API key (16 characters or more)
+    replaced by ``***``: ``https://eth.example/v3/***``."""
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parsed.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port else host
+    segments = ["***" if len(part) >= 16 else part for part in parsed.path.split("/")]
+    path = "/".join(segments).rstrip("/")
+    return f"{parsed.scheme}://{netloc}{path}"
 
 
 class AccountsConfig(_Strict):
@@ -248,8 +300,13 @@ class RelayerConfig(_Strict):
     policy: PolicyConfig = PolicyConfig()
     # failed attempts after which a message waits for an operator (`messages retry`)
     max_attempts: Annotated[int, Field(ge=1, le=10_000)] = 12
+    # seconds between updates of the store's gauges (backlog, oldest pending) and balances
+    gauge_interval: Annotated[float, Field(gt=0, le=300)] = 5.0
 
-    @field_validator("batch_wait", "poll_interval", "stuck_after", "lease_seconds", mode="before")
+    @field_validator(
+        "batch_wait", "poll_interval", "stuck_after", "lease_seconds", "gauge_interval",
+        mode="before",
+    )  # fmt: skip
     @classmethod
     def _int_is_float(cls, value: object) -> object:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value

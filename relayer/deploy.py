@@ -25,7 +25,7 @@ from typing import Any
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Sent, Wallet
-from relayer.config import ChainConfig, Config
+from relayer.config import ChainConfig, Config, public_url
 from relayer.core.hashing import keccak256
 from relayer.deployment import (
     ChainDeployment,
@@ -97,12 +97,12 @@ class Deployer:
             answered = await rpc.chain_id()
         except ChainError as exc:
             raise ChainError(
-                f"chain {chain.name} ({chain.rpc_url}) cannot be reached: start it "
+                f"chain {chain.name} ({public_url(chain.rpc_url)}) cannot be reached: start it "
                 f"(`stbridge devnet up`) or fix chains.rpc_url ({_cause(exc)})"
             ) from None
         if answered != chain.chain_id:
             raise WrongChain(
-                f"chain {chain.name} at {chain.rpc_url} is chain {answered}, "
+                f"chain {chain.name} at {public_url(chain.rpc_url)} is chain {answered}, "
                 f"the config says {chain.chain_id}"
             )
 

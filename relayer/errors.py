@@ -70,6 +70,11 @@ class InsufficientFunds(ChainError):
     """An account cannot pay for a transaction."""
 
 
+class DeliveryWaits(ChainError):
+    """A lane cannot send now, for a reason that is no fault of its messages (a fee
+    above the cap...): the lane records the message as its waiting reason and waits."""
+
+
 # --- deployments, messages, store ----------------------------------------------
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Wallet
-from relayer.config import ChainConfig, Config, PrivateKey
+from relayer.config import ChainConfig, Config, PrivateKey, public_url
 from relayer.deployment import Deployment, TokenDeployment, load_deployment
 from relayer.errors import ChainError, InputError
 
@@ -68,6 +68,6 @@ class Session:
             await self.rpc(chain).chain_id()
         except ChainError as exc:
             raise ChainError(
-                f"chain {chain} cannot be reached ({self.chain(chain).rpc_url}): "
+                f"chain {chain} cannot be reached ({public_url(self.chain(chain).rpc_url)}): "
                 f"start the devnet or fix the config [{str(exc).rsplit(': ', 1)[-1]}]"
             ) from None

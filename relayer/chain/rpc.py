@@ -13,6 +13,15 @@ request (``force_close``) and passes each one through a process-wide lock taken 
 thread pool, which costs a thread hop per call and, when a waiting request is
 abandoned, can leave the lock taken for good. ``self.w3`` is an AsyncWeb3 on the same
 endpoint for code that wants web3's contract helpers.
+
+A chain may have several endpoints (``rpc_url`` and ``rpc_urls``). Requests go to the
+active one; a failed attempt moves the next attempt to the next endpoint, and
+:meth:`ChainRpc.check_endpoints` (the daemon's chain watcher, every second or so) asks
+each endpoint for its head, leaves one whose head lags the best by more than
+``rpc_max_lag_blocks``, and comes back to the first healthy one in the config's order.
+Every answer and failed round is reported to the chain's :class:`ChainHealth`.
+Endpoints appear in logs, errors and metric labels without credentials
+(:func:`relayer.config.public_url`).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,8 +37,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 import aiohttp
 from asyncio_throttle.throttler import Throttler
 
-from relayer.config import ChainConfig
-from relayer.errors import ChainError, ChainUnavailable, RpcTimeout, TransactionReverted
+from relayer.chain.health import ChainHealth, HealthMetrics
+from relayer.config import ChainConfig, public_url
+from relayer.errors import (
+    ChainError,
+    ChainUnavailable,
+    RpcTimeout,
+    TransactionReverted,
+    WrongChain,
+)
+from relayer.telemetry.logging import get_logger
 
 if TYPE_CHECKING:  # web3 costs some 20 MB of a relayer's memory; imported when used
     from web3 import AsyncWeb3
@@ -44,6 +62,13 @@ class RpcMetrics(Protocol):
 
     def rpc_request(self, chain: str, method: str) -> None: ...
     def rpc_error(self, chain: str, method: str, kind: str) -> None: ...
+    def rpc_url_request(self, chain: str, url: str, outcome: str) -> None: ...
+    def rpc_latency(self, chain: str, method: str, seconds: float) -> None: ...
+    def rpc_active_url(self, chain: str, url: str, urls: Sequence[str]) -> None: ...
+
+
+class _Metrics(RpcMetrics, HealthMetrics, Protocol):
+    """The RPC layer's metrics and its chain health's."""
 
 
 class RpcError(ChainError):
@@ -95,14 +120,18 @@ class ChainRpc:
         self,
         chain: ChainConfig,
         *,
-        metrics: RpcMetrics | None = None,
+        metrics: _Metrics | None = None,
         retry: RetryPolicy | None = None,
         requests_per_second: int | None = None,
         timeout: float | None = None,
+        health: ChainHealth | None = None,
     ) -> None:
         self.chain = chain
         self.name = chain.name
-        self.url = chain.rpc_url
+        self.urls = chain.endpoints
+        self._active = 0
+        self._verified: set[str] = set()  # endpoints whose chain id was checked
+        self.health = health or ChainHealth(chain.name, chain.grace, metrics=metrics)
         self.timeout = timeout if timeout is not None else chain.rpc_timeout
         self.retry = retry or RetryPolicy()
         self._metrics = metrics
@@ -112,9 +141,20 @@ class ChainRpc:
         self._ids = 0
         self._w3: AsyncWeb3 | None = None
         self._closed = False
+        self.log = get_logger("rpc", chain=chain.name)
+        if metrics is not None:
+            metrics.rpc_active_url(self.name, public_url(self.url), self._public_urls())
 
     def __repr__(self) -> str:
-        return f"ChainRpc({self.name}, {self.url})"
+        return f"ChainRpc({self.name}, {public_url(self.url)})"
+
+    @property
+    def url(self) -> str:
+        """The endpoint requests go to now."""
+        return self.urls[self._active]
+
+    def _public_urls(self) -> list[str]:
+        return [public_url(u) for u in self.urls]
 
     @property
     def w3(self) -> AsyncWeb3:
@@ -136,11 +176,11 @@ class ChainRpc:
 
     def where(self) -> str:
         """How errors name this endpoint: ``chain a (http://127.0.0.1:8545)``."""
-        return f"chain {self.name} ({self.url})"
+        return f"chain {self.name} ({public_url(self.url)})"
 
     async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
         """One JSON-RPC request; the result, or one of our errors."""
-        return await self._with_retries(method, lambda: self._single(method, list(params)))
+        return await self._with_retries(method, lambda url: self._single(method, list(params), url))
 
     async def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Several requests in one HTTP round trip; results in order.
@@ -151,50 +191,153 @@ class ChainRpc:
             return []
         label = "batch:" + ",".join(sorted({m for m, _ in calls}))
         payload = [(m, list(p)) for m, p in calls]
-        return await self._with_retries(label, lambda: self._batch(payload))
+        return await self._with_retries(label, lambda url: self._batch(payload, url))
 
     async def _with_retries(self, method: str, attempt_fn: Any) -> Any:
         last: _Transient | None = None
         for attempt in range(self.retry.attempts):
+            url = self.url
             if self._metrics:
                 self._metrics.rpc_request(self.name, method)
+            started = time.monotonic()
             try:
                 async with self._throttler:
                     async with asyncio.timeout(self.timeout):
-                        return await attempt_fn()
+                        result = await attempt_fn(url)
+                self._answered(method, url, started, "ok")
+                return result
             except TimeoutError:
                 last = _Transient("timeout", f"no answer within {self.timeout:g}s", timeout=True)
             except _Transient as exc:
                 last = exc
-            except RpcError as exc:
-                if self._metrics:
+            except (RpcError, CallReverted) as exc:  # the node answered
+                self._answered(method, url, started, "rpc_error")
+                if self._metrics and isinstance(exc, RpcError):
                     self._metrics.rpc_error(self.name, method, "rpc")
                 raise exc
             if self._metrics:
                 self._metrics.rpc_error(self.name, method, last.kind)
+                self._metrics.rpc_url_request(self.name, public_url(url), last.kind)
+                self._metrics.rpc_latency(self.name, method, time.monotonic() - started)
+            self._fail_over(url, last.detail)
             if attempt + 1 < self.retry.attempts:
                 await asyncio.sleep(self.retry.delay(attempt))
         assert last is not None
         message = (
             f"{self.where()}: {method} failed after {self.retry.attempts} tries: {last.detail}"
         )
+        self.health.failed(last.detail)
         if last.timeout:
             raise RpcTimeout(message)
         raise ChainUnavailable(message)
 
-    async def _single(self, method: str, params: list[Any]) -> Any:
+    def _answered(self, method: str, url: str, started: float, outcome: str) -> None:
+        self.health.succeeded()
+        if self._metrics:
+            self._metrics.rpc_url_request(self.name, public_url(url), outcome)
+            self._metrics.rpc_latency(self.name, method, time.monotonic() - started)
+
+    def _fail_over(self, url: str, reason: str) -> None:
+        """An attempt on ``url`` failed: the next attempt goes to the next endpoint."""
+        if len(self.urls) < 2 or url != self.url:
+            return  # one endpoint, or another request already moved on
+        self._use((self._active + 1) % len(self.urls), f"{public_url(url)} failed: {reason}")
+
+    def _use(self, index: int, why: str) -> None:
+        if index == self._active:
+            return
+        previous, self._active = self.url, index
+        self.log.warning(
+            f"chain {self.name}: RPC moves to {public_url(self.url)}",
+            previous=public_url(previous),
+            reason=why,
+        )
+        if self._metrics:
+            self._metrics.rpc_active_url(self.name, public_url(self.url), self._public_urls())
+
+    async def check_endpoints(self, probe_timeout: float) -> dict[str, int | str]:
+        """One watcher round: every endpoint's head (or why it has none), at once.
+
+        Moves to the first endpoint, in the config's order, that answers with a head
+        within ``rpc_max_lag_blocks`` of the best (each asked with ``probe_timeout``);
+        reports the round to the chain's health (failed when no endpoint answers and
+        nothing else got an answer for half ``probe_timeout``).
+        Returns the head or the error by endpoint (credentials stripped). An endpoint
+        that serves another chain id raises WrongChain (the config is wrong).
+        """
+        body = {"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []}
+        ask_id = {"jsonrpc": "2.0", "id": 0, "method": "eth_chainId", "params": []}
+
+        async def head(url: str) -> int | str:
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(probe_timeout):
+                    answer = int(
+                        str(self._result("eth_blockNumber", await self._post(body, url))), 16
+                    )
+                    if len(self.urls) > 1 and url not in self._verified:
+                        served = int(
+                            str(self._result("eth_chainId", await self._post(ask_id, url))), 16
+                        )
+                        if served != self.chain.chain_id:
+                            raise WrongChain(
+                                f"chain {self.name}: {public_url(url)} serves chain {served}, "
+                                f"not {self.chain.chain_id}: fix chains.rpc_urls"
+                            )
+                        self._verified.add(url)
+            except TimeoutError:
+                outcome: int | str = f"no answer within {probe_timeout:g}s"
+                kind = "timeout"
+            except _Transient as exc:
+                outcome, kind = exc.detail, exc.kind
+            except WrongChain:
+                raise
+            except (ChainError, ValueError) as exc:
+                outcome, kind = str(exc)[:200], "rpc_error"
+            else:
+                self._answered("eth_blockNumber", url, started, "ok")
+                return answer
+            if self._metrics:
+                self._metrics.rpc_url_request(self.name, public_url(url), kind)
+            return outcome
+
+        answers = await asyncio.gather(*(head(u) for u in self.urls))
+        heads = {i: h for i, h in enumerate(answers) if isinstance(h, int)}
+        if not heads:
+            # a flaky endpoint drops a probe now and then while other requests get
+            # answers: the round fails only when the chain was silent for a while too
+            if self.health.silent_for() >= probe_timeout / 2:
+                self.health.failed(str(answers[self._active]))
+        else:
+            best = max(heads.values())
+            lag = self.chain.rpc_max_lag_blocks
+            healthy = [i for i, h in heads.items() if h >= best - lag]
+            choice = healthy[0]
+            if choice != self._active:
+                mine = answers[self._active]
+                why = (
+                    f"{public_url(self.url)} is {best - mine} blocks behind"
+                    if isinstance(mine, int)
+                    else f"{public_url(self.url)}: {mine}"
+                )
+                if choice < self._active and (not isinstance(mine, int) or mine >= best - lag):
+                    why = f"{public_url(self.urls[choice])} answers again"
+                self._use(choice, why)
+        return {public_url(u): a for u, a in zip(self.urls, answers, strict=True)}
+
+    async def _single(self, method: str, params: list[Any], url: str) -> Any:
         self._ids += 1
         body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
-        return self._result(method, await self._post(body))
+        return self._result(method, await self._post(body, url))
 
-    async def _batch(self, payload: list[tuple[str, list[Any]]]) -> list[Any]:
+    async def _batch(self, payload: list[tuple[str, list[Any]]], url: str) -> list[Any]:
         first = self._ids + 1
         self._ids += len(payload)
         body = [
             {"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
             for i, (m, p) in enumerate(payload)
         ]
-        responses = await self._post(body)
+        responses = await self._post(body, url)
         if not isinstance(responses, list):
             return [self._result("batch", responses)]
         if len(responses) != len(payload):
@@ -203,11 +346,11 @@ class ChainRpc:
         ordered = [by_id.get(first + i) for i in range(len(payload))]
         return [self._result(m, r) for (m, _), r in zip(payload, ordered, strict=True)]
 
-    async def _post(self, body: Any) -> Any:
+    async def _post(self, body: Any, url: str) -> Any:
         if self._closed:
             raise ChainUnavailable(f"{self.where()}: the connection is closed")
         try:
-            async with self._http().post(self.url, data=json.dumps(body)) as response:
+            async with self._http().post(url, data=json.dumps(body)) as response:
                 if response.status == 429 or response.status >= 500:
                     raise _Transient(f"http_{response.status}", f"HTTP {response.status}")
                 if response.status >= 400:

@@ -129,32 +129,39 @@ class TxSender:
     async def wait_under_cap(self) -> None:
         """Return once the base fee is at most ``max_fee_per_gas``; until then wait,
         with the reason in ``waiting_reason``, a log line and ``stbridge_fee_above_cap``."""
+        while True:
+            if await self.above_cap() is None:
+                return
+            await asyncio.sleep(max(self.rpc.chain.block_time, 1.0))  # the fee moves per block
+
+    async def above_cap(self) -> str | None:
+        """Why sends wait now (the base fee is above ``max_fee_per_gas``), or None; one
+        look at the fees. Sets ``waiting_reason`` and the metrics, and logs the changes."""
         cap = self.max_fee_per_gas
         if cap is None:
-            return
-        while True:
-            _fees, base = await self._quote()
-            if base <= cap:
-                if self.waiting_reason is not None:
-                    self.waiting_reason = None
-                    if self.metrics:
-                        self.metrics.fee_above_cap.labels(self.rpc.name).set(0)
-                    self.log.info(
-                        "base fee under max_fee_per_gas again; sending",
-                        base_fee_gwei=gwei(base), max_fee_per_gas_gwei=gwei(cap),
-                    )  # fmt: skip
-                return
-            reason = (
-                f"base fee on {self.rpc.name} is {gwei(base)} gwei, above its "
-                f"max_fee_per_gas {gwei(cap)} gwei: sends wait"
-            )
-            if self.waiting_reason is None:
+            return None
+        _fees, base = await self._quote()
+        if base <= cap:
+            if self.waiting_reason is not None:
+                self.waiting_reason = None
                 if self.metrics:
-                    self.metrics.fee_cap_waits.labels(self.rpc.name).inc()
-                    self.metrics.fee_above_cap.labels(self.rpc.name).set(1)
-                self.log.warning(reason)
-            self.waiting_reason = reason
-            await asyncio.sleep(max(self.rpc.chain.block_time, 1.0))
+                    self.metrics.fee_above_cap.labels(self.rpc.name).set(0)
+                self.log.info(
+                    "base fee under max_fee_per_gas again; sending",
+                    base_fee_gwei=gwei(base), max_fee_per_gas_gwei=gwei(cap),
+                )  # fmt: skip
+            return None
+        reason = (
+            f"fee above cap on {self.rpc.name}: base fee {gwei(base)} gwei, "
+            f"max_fee_per_gas {gwei(cap)} gwei; sends wait"
+        )
+        if self.waiting_reason is None:
+            if self.metrics:
+                self.metrics.fee_cap_waits.labels(self.rpc.name).inc()
+                self.metrics.fee_above_cap.labels(self.rpc.name).set(1)
+            self.log.warning(reason)
+        self.waiting_reason = reason
+        return reason
 
     async def estimate(self, to: str, data: bytes, value: int = 0) -> int:
         """Gas for a call, with 20% headroom; CallReverted carries the revert data."""

@@ -11,7 +11,7 @@ import typer
 from relayer.chain.rpc import ChainRpc, RetryPolicy
 from relayer.cli.common import ConfigOption, console, err_console, get_config
 from relayer.cli.output import JsonOption, emit, emit_failed_check
-from relayer.config import Config
+from relayer.config import Config, public_url
 from relayer.errors import ChainError
 
 
@@ -40,8 +40,8 @@ async def check(config: Config) -> Health:
             state.update(up=True, chain_id=answered)
             if answered != chain.chain_id:
                 found.problems.append(
-                    f"chain {chain.name} ({chain.rpc_url}) answers chain id {answered}, "
-                    f"the config says {chain.chain_id}"
+                    f"chain {chain.name} ({public_url(chain.rpc_url)}) answers chain id "
+                    f"{answered}, the config says {chain.chain_id}"
                 )
                 return
             balance = await rpc.balance(relayer)

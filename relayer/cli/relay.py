@@ -18,6 +18,7 @@ from relayer.config import Config
 from relayer.daemon import Relayer
 from relayer.deployment import Deployment, load_deployment
 from relayer.errors import InputError, NotFound
+from relayer.pipeline.waiting import explain
 from relayer.store import MessageRow, Status, Store, open_store, relayer_owner
 from relayer.store.models import NEVER
 from relayer.telemetry.logging import configure_logging, register_secrets
@@ -85,6 +86,17 @@ async def resolve_message(store: Store, text: str) -> MessageRow:
     return found[0]
 
 
+async def _why(config: Config, store: Store, m: MessageRow) -> str:
+    """What the message waits for (relayer.pipeline.waiting.explain)."""
+    return await explain(
+        store,
+        m,
+        validators=[k.address for k in config.accounts.validators],
+        threshold=config.validators.threshold,
+        chain_names={c.chain_id: c.name for c in config.chains},
+    )
+
+
 def _when(epoch: float | None) -> str:
     if not epoch:
         return ""
@@ -127,16 +139,23 @@ def list_messages(
         rows = await store.messages(
             status=status, origin=origin, destination=destination, limit=limit
         )
+        waits = [await _why(config, store, m) for m in rows]
         if as_json:
-            emit({"messages": [_message_json(m, names) for m in rows], "count": len(rows)})
+            emit({
+                "messages": [
+                    {**_message_json(m, names), "waiting_for": why or None}
+                    for m, why in zip(rows, waits, strict=True)
+                ],
+                "count": len(rows),
+            })  # fmt: skip
             return
         table = Table()
-        for column in ("id", "lane", "nonce", "status", "attempts", "dispatched", "last error"):
+        for column in ("id", "lane", "nonce", "status", "attempts", "dispatched", "waiting for"):
             table.add_column(column, no_wrap=column == "id")
-        for m in rows:
+        for m, why in zip(rows, waits, strict=True):
             table.add_row(
                 m.id_hex, _lane(m, names), str(m.nonce), m.status.value, str(m.attempts),
-                _when(m.dispatched_at), (m.last_error or "")[:60],
+                _when(m.dispatched_at), why[:80],
             )  # fmt: skip
         console.print(table)
         console.print(f"{len(rows)} message(s)")
@@ -194,7 +213,7 @@ def show_message(
         m = await resolve_message(store, message_id)
         names = {c.chain_id: c.name for c in config.chains}
         if as_json:
-            emit(_message_json(m, names))
+            emit({**_message_json(m, names), "waiting_for": await _why(config, store, m) or None})
             return
         origin = names.get(m.origin, str(m.origin))
         destination = names.get(m.destination, str(m.destination))
@@ -211,6 +230,7 @@ def show_message(
             ("submitted in", m.tx_hash or ""),
             ("delivered", delivered),
             ("next attempt", _next_attempt(m.next_attempt_at) if m.status == Status.FAILED else ""),
+            ("waiting for", await _why(config, store, m)),
             ("last error", m.last_error or ""),
         ]  # fmt: skip
         for key, value in lines:
@@ -226,23 +246,39 @@ def _next_attempt(at: float) -> str:
 
 @messages_app.command("retry")
 def retry_message(message_id: str, config_path: ConfigOption = None) -> None:
-    """Make a failed message due now (a running relayer picks it up at once)."""
+    """Make a failed message due now (a running relayer picks it up at once); for any
+    other message, say what the relayer does with it instead."""
 
     async def go(config: Config, store: Store) -> None:
         m = await resolve_message(store, message_id)
-        if m.status == Status.DELIVERED:
-            raise InputError(f"message {m.id_hex} is already delivered")
-        if m.status == Status.SUBMITTED:
-            raise InputError(f"message {m.id_hex} is in transaction {m.tx_hash}, not yet final")
         if m.status == Status.IGNORED:
             raise InputError(
                 f"message {m.id_hex} is outside the delivery policy ({m.last_error}): "
                 "add its route to relayer.policy.allow and restart the relayer"
             )
-        await store.retry_now(m.id)
-        console.print(f"message {m.id_hex} will be retried now")
+        if m.status in (Status.FAILED, Status.REFUSED):
+            await store.retry_now(m.id)
+            console.print(f"message {m.id_hex} will be retried now")
+            return
+        console.print(await _not_retried(config, store, m))
 
     asyncio.run(_with_store(config_path, go))
+
+
+async def _not_retried(config: Config, store: Store, m: MessageRow) -> str:
+    """What ``messages retry`` says of a message that is not failed (nothing is changed)."""
+    if m.status == Status.DELIVERED:
+        where = m.deliver_tx or "a transaction of another relayer"
+        return f"{m.id_hex} is already delivered in {where}; nothing to retry"
+    if m.status == Status.SUBMITTED:
+        return (
+            f"{m.id_hex} is in transaction {m.tx_hash}, not yet final; the relayer settles "
+            "it (and retries it if it fails) without a retry"
+        )
+    why = await _why(config, store, m)
+    if m.status == Status.PENDING:
+        return f"{m.id_hex} is pending: {why}; it will be sent without a retry"
+    return f"{m.id_hex} is {m.status.value}: {why or 'not retried'}"
 
 
 def validator(

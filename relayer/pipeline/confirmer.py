@@ -72,6 +72,8 @@ class Confirmer:
 
     async def run(self) -> None:
         while True:
+            # while the chain's watcher finds it unreachable, wait for it to answer
+            await self.rpc.health.wait_answering()
             try:
                 await self.step()
             except ChainError as exc:

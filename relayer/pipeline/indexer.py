@@ -109,6 +109,8 @@ class ChainIndexer:
     async def run(self) -> None:
         """Index until cancelled. A deep reorg stops this chain's indexing for good."""
         while True:
+            # while the chain's watcher finds it unreachable, wait for it to answer
+            await self.rpc.health.wait_answering()
             try:
                 caught_up = await self.step()
             except ReorgTooDeep as exc:

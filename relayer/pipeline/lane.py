@@ -21,12 +21,13 @@ from relayer.chain import contracts
 from relayer.chain.rpc import CallReverted, ChainRpc, RpcError, revert_data
 from relayer.chain.sender import TxSender
 from relayer.core.checkpoint import pack_signatures
-from relayer.errors import ChainError, InsufficientFunds, LeaseLost
+from relayer.errors import ChainError, DeliveryWaits, InsufficientFunds, LeaseLost
 from relayer.pipeline.compliance_order import records_first
 from relayer.pipeline.indexer import ChainIndexer
 from relayer.pipeline.origin import OriginTree
 from relayer.pipeline.policy import DeliveryPolicy
 from relayer.pipeline.refusal import batch_wide, failure, terminal
+from relayer.pipeline.waiting import LaneReasons
 from relayer.store import MessageRow, Store, StoredCheckpoint
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
@@ -118,23 +119,51 @@ class LaneWorker:
         # after a batch reverted, every batch is simulated (and bisected) until then
         self.simulate_until = 0.0
         self.wake = asyncio.Event()
+        self.reasons = LaneReasons(store, origin.chain_id, destination_chain_id)
         self.log = get_logger("lane", lane=f"{config.origin_name}->{config.destination_name}")
 
+    async def set_waiting(self, reason: str | None) -> None:
+        """Record why the lane's messages wait (None: they do not), for `messages show`."""
+        await self.reasons.set(reason)
+        if self.metrics:
+            self.metrics.lane_waiting.labels(*self._labels()).set(0 if reason is None else 1)
+
     async def run(self) -> None:
+        destination = self.config.destination_name
         while True:
             if self.origin_indexer.state.halted is not None:
                 self.halted = self.origin_indexer.state.halted
                 if self.metrics:
                     self.metrics.lane_halted.labels(*self._labels()).set(1)
+                await self.set_waiting(f"lane halted: {self.halted}")
                 return
+            if not self.rpc.health.answering():  # its watcher says when it is back
+                await self.set_waiting(f"chain {destination} unreachable")
+                await self.rpc.health.wait_answering()
             try:
+                over_cap = await self.sender.above_cap()  # None when no cap is configured
+                if over_cap is not None:  # claim nothing while the fee is above the cap
+                    await self.set_waiting(over_cap)
+                    await asyncio.sleep(max(self.rpc.chain.block_time, self.config.poll_interval))
+                    continue
                 sent = await self.step()
+                await self.set_waiting(None)
             except InsufficientFunds as exc:
                 self.log.error("relayer key underfunded; lane waits", error=str(exc))
+                await self.set_waiting(
+                    f"relayer key underfunded on {destination}: {self.sender.address} "
+                    "cannot pay for gas; fund it"
+                )
+                sent = 0
+                await asyncio.sleep(self.config.poll_interval * 10)
+            except DeliveryWaits as exc:
+                await self.set_waiting(str(exc))
                 sent = 0
                 await asyncio.sleep(self.config.poll_interval * 10)
             except ChainError as exc:
                 self.log.warning("delivery round failed; retrying", error=str(exc))
+                if not self.rpc.health.answering():
+                    await self.set_waiting(f"chain {destination} unreachable")
                 sent = 0
                 await asyncio.sleep(self.config.poll_interval * 2)
             if sent == 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client import (
@@ -27,6 +28,7 @@ from prometheus_client import (
 from relayer import __version__
 
 LATENCY_BUCKETS = (0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120, 300, 600)
+RPC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
@@ -171,14 +173,46 @@ class Metrics:
             "Times sends began to wait for the base fee to fall under the cap",
             ["chain"], registry=r,
         )  # fmt: skip
-        # set by the RPC health tracking; declared here for the alert rules
-        self.chain_up = Gauge(
-            "stbridge_chain_up", "1 when the chain's node answered within the readiness grace",
+        self._health_metrics(r)
+
+    def _health_metrics(self, r: CollectorRegistry) -> None:
+        """Chain reachability, RPC endpoints and latency, and the store's own gauges."""
+        self.chain_last_success = Gauge(
+            "stbridge_chain_last_rpc_success_timestamp_seconds",
+            "Unix time of the chain's last successful RPC answer", ["chain"], registry=r,
+        )  # fmt: skip
+        self.chain_up_gauge = Gauge(
+            "stbridge_chain_up",
+            "1 while the chain answers, 0 from a failed round until its next answer",
             ["chain"], registry=r,
         )  # fmt: skip
-        self.chain_last_rpc_success = Gauge(
-            "stbridge_chain_last_rpc_success_timestamp_seconds",
-            "Unix time of the chain's last successful JSON-RPC answer", ["chain"], registry=r,
+        self.chain_waiting = Gauge(
+            "stbridge_chain_waiting",
+            "1 while the relayer waits for the chain to answer before starting its parts",
+            ["chain"], registry=r,
+        )  # fmt: skip
+        self.lane_waiting = Gauge(
+            "stbridge_lane_waiting",
+            "1 while a lane waits for something other than messages (reason in the store)",
+            ["origin", "destination"], registry=r,
+        )  # fmt: skip
+        self.rpc_url_requests = Counter(
+            "stbridge_rpc_url_requests",
+            "JSON-RPC attempts by endpoint (credentials stripped) and outcome",
+            ["chain", "url", "outcome"], registry=r,
+        )  # fmt: skip
+        self.rpc_active_url_gauge = Gauge(
+            "stbridge_rpc_active_url", "1 for the endpoint a chain's requests go to",
+            ["chain", "url"], registry=r,
+        )  # fmt: skip
+        self.rpc_latency_seconds = Histogram(
+            "stbridge_rpc_latency_seconds", "JSON-RPC attempt duration", ["chain", "method"],
+            buckets=RPC_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.backlog_by_status = Gauge(
+            "stbridge_backlog_by_status_messages",
+            "Messages of a lane by status (from the store)",
+            ["origin", "destination", "status"], registry=r,
         )  # fmt: skip
 
     # RpcMetrics protocol (relayer.chain.rpc)
@@ -187,6 +221,23 @@ class Metrics:
 
     def rpc_error(self, chain: str, method: str, kind: str) -> None:
         self.rpc_errors.labels(chain, method, kind).inc()
+
+    def rpc_url_request(self, chain: str, url: str, outcome: str) -> None:
+        self.rpc_url_requests.labels(chain, url, outcome).inc()
+
+    def rpc_latency(self, chain: str, method: str, seconds: float) -> None:
+        self.rpc_latency_seconds.labels(chain, method).observe(seconds)
+
+    def rpc_active_url(self, chain: str, url: str, urls: Sequence[str]) -> None:
+        for each in urls:
+            self.rpc_active_url_gauge.labels(chain, each).set(1 if each == url else 0)
+
+    # HealthMetrics protocol (relayer.chain.health)
+    def chain_answered(self, chain: str, when: float) -> None:
+        self.chain_last_success.labels(chain).set(when)
+
+    def chain_up(self, chain: str, up: bool) -> None:
+        self.chain_up_gauge.labels(chain).set(1 if up else 0)
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -1,8 +1,9 @@
 """The relayer's HTTP endpoint: /metrics (Prometheus), /healthz and /readyz.
 
 /healthz answers 200 while the process and its event loop run. /readyz answers 200
-when every chain answered recently, every indexer is within a few blocks of its
-confirmed head and no lane is halted; otherwise 503 with the reasons, one per line.
+when every chain answered within its grace (``rpc_grace``) and has its parts running,
+every indexer is within a few blocks of its confirmed head and no lane is halted;
+otherwise 503 with the reasons, one per line, each naming its chain.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pytest
 
 from relayer.config import parse_config
 from relayer.daemon import Relayer
+from relayer.pipeline.waiting import explain
 from relayer.store import Status, open_store, relayer_owner
 from tests.integration.system import Chains, System, send_many, wait_delivered
 
@@ -78,7 +79,8 @@ async def test_sends_wait_while_the_base_fee_is_above_the_cap(
                     break
                 await asyncio.sleep(0.1)
             assert sender.waiting_reason is not None, "the sender never waited for the fee"
-            assert f"above its max_fee_per_gas {CAP_GWEI} gwei" in sender.waiting_reason
+            assert sender.waiting_reason.startswith("fee above cap on b")
+            assert f"max_fee_per_gas {CAP_GWEI} gwei" in sender.waiting_reason
             assert registry.get_sample_value("stbridge_fee_above_cap", {"chain": "b"}) == 1
             waits = registry.get_sample_value("stbridge_fee_cap_waits_total", {"chain": "b"})
             assert waits == 1
@@ -87,6 +89,8 @@ async def test_sends_wait_while_the_base_fee_is_above_the_cap(
             row = await relay.store.message(ids[0])
             assert row is not None and row.status == Status.PENDING
             assert await relay.store.pending_txs(65002) == []
+            why = await explain(relay.store, row, validators=[], threshold=0, chain_names={})
+            assert why.startswith("fee above cap on b"), why  # what `messages show` says
 
             stop.set()  # empty blocks: the base fee falls 12.5% a block, under the cap
             await holder

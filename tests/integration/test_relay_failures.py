@@ -49,18 +49,18 @@ def test_run_with_a_bad_config_is_one_line(system: System, tmp_path: Path) -> No
     assert "relayer.batch_max_messages:" in lines[0]
 
 
-def test_run_with_a_chain_down_is_one_line(system: System, tmp_path: Path) -> None:
+def test_run_against_the_wrong_chain_is_one_line(system: System, tmp_path: Path) -> None:
+    """A chain that is down waits (test_chain_health); one that is another chain is fatal."""
     raw = {**system.raw, "chains": [dict(c) for c in system.raw["chains"]]}
-    dead = f"http://127.0.0.1:{free_port()}"
-    raw["chains"][1]["rpc_url"] = dead
+    other = raw["chains"][0]["rpc_url"]
+    raw["chains"][1]["rpc_url"] = other  # chain a's node, configured as b
     raw["relayer"] = {**raw["relayer"], "store": f"sqlite:///{tmp_path}/r.db"}
-    path = write_config(tmp_path / "down.toml", raw)
+    path = write_config(tmp_path / "wrong.toml", raw)
     result = stbridge(system, "run", "-c", str(path))
     assert result.returncode == 1
     lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
     assert len(lines) == 1, result.stderr
-    assert f"chain b ({dead})" in lines[0]
-    assert "connection refused" in lines[0]
+    assert f"chain b ({other}) is chain 65001, the config says 65002" in lines[0]
 
 
 def test_send_to_a_chain_that_is_down_is_one_line(system: System, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from relayer.chain import contracts
+from relayer.chain.health import ChainHealth
 from relayer.pipeline.confirmer import Confirmer
 from relayer.store import NewMessage, Status, TxRow, TxStatus
 from relayer.store.sqlite import SqliteStore
@@ -39,6 +40,7 @@ class ScriptedChain:
     name = "b"
 
     def __init__(self) -> None:
+        self.health = ChainHealth("b", 10.0)
         self.head = 100
         self.mined_nonce = 0
         self.others_nonce: dict[str, int] = {}  # mined nonces of other senders

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from relayer.chain.health import ChainHealth
 from relayer.chain.rpc import RpcError
 from relayer.config import ChainConfig
 from relayer.pipeline.indexer import ChainIndexer
@@ -20,6 +21,7 @@ class ScriptedChain:
     def __init__(self, head: int, max_range: int | None = None) -> None:
         self.chain = ChainConfig(name="a", chain_id=65001, rpc_url="http://127.0.0.1:1")
         self.name = "a"
+        self.health = ChainHealth("a", 10.0)
         self.head = head
         self.max_range = max_range
         self.hashes = {n: f"0x{n:064x}" for n in range(head + 1)}

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from relayer.chain.health import ChainHealth
 from relayer.pipeline.lane import LaneConfig, LaneWorker
 from relayer.pipeline.origin import OriginTree
 from relayer.store import NewMessage, Status, Store, TxRow
@@ -31,6 +32,8 @@ def message(nonce: int) -> NewMessage:
 
 class NothingDelivered:
     """The destination's answers to ``delivered(origin, nonce)``: never yet."""
+
+    health = ChainHealth("b", 10.0)
 
     async def batch(self, calls: Sequence[Any]) -> list[str]:
         return ["0x0"] * len(calls)
