@@ -386,7 +386,8 @@ async def test_an_unfunded_key_is_the_reason_messages_wait(
             listed = await asyncio.to_thread(
                 cli, poor, config_file, "messages", "list", "--json", "--lane", "a->b"
             )
-            items = {x["id"]: x for x in map(json.loads, listed.stdout.splitlines())}
+            listing = json.loads(listed.stdout)["data"]["messages"]  # the CLI's JSON envelope
+            items = {x["id"]: x for x in listing}
             assert {x["lane"] for x in items.values()} == {"a->b"}
             assert "relayer key underfunded on b" in items["0x" + mid.hex()]["waiting_for"]
             wrong = await asyncio.to_thread(
