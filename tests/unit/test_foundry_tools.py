@@ -28,7 +28,9 @@ def test_package_json_pins_the_platform_neutral_packages() -> None:
 
 
 @pytest.mark.parametrize(("system", "machine", "suffix"), PLATFORMS)
-def test_lock_holds_the_build_the_resolver_looks_for(system: str, machine: str, suffix: str) -> None:
+def test_lock_holds_the_build_the_resolver_looks_for(
+    system: str, machine: str, suffix: str
+) -> None:
     """npm ci on any of these platforms installs the package find_tool looks in."""
     packages = json.loads((ROOT / "package-lock.json").read_text())["packages"]
     for tool in foundry.TOOLS:
