@@ -10,7 +10,6 @@ record. Nothing is left running after a failed ``up``.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ from relayer.errors import (
     DevnetError,
     PortInUse,
 )
+from relayer.paths import state_dir as state_dir  # re-exported: devnet.state_dir()
 
 Backend = Literal["anvil", "pyevm"]
 BACKENDS: tuple[Backend, ...] = ("anvil", "pyevm")
@@ -75,11 +75,6 @@ class ChainStatus:
     process_alive: bool
     head: int | None
     problem: str | None
-
-
-def state_dir() -> Path:
-    """Where the devnet record and logs live: $STBRIDGE_HOME or ./.stbridge."""
-    return Path(os.environ.get("STBRIDGE_HOME", ".stbridge"))
 
 
 def state_path(directory: Path | None = None) -> Path:

@@ -14,9 +14,9 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 
-from chains.devnet import state_dir
 from relayer.config import Config
 from relayer.errors import DeploymentError
+from relayer.paths import state_dir
 
 
 @dataclass

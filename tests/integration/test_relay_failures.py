@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from chains.faultproxy import FaultProxy
 from chains.processes import free_port
 from relayer.chain import contracts
 from relayer.config import parse_config
 from relayer.store import Status
+from tests.faultproxy import FaultProxy
 from tests.helpers import write_config
 from tests.integration.system import (
     Chains,

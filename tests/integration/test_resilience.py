@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 
 from chains.anvil import find_anvil
-from chains.faultproxy import FaultProxy, Faults
 from relayer.chain import contracts
 from relayer.config import parse_config
 from relayer.store import Status
 from relayer.store.sqlite import SqliteStore
+from tests.faultproxy import FaultProxy, Faults
 from tests.integration.system import (
     Chains,
     System,
