@@ -1,7 +1,9 @@
 # Developer shortcuts. Everything here is also what .ci/run does, step by step.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
+# forge from this platform's npm build (@foundry-rs/forge pulls it in); chains/foundry.py
+# finds it, or says in one line how to install it
+FORGE = forge="$$($(PY) -m chains.foundry forge)"
 
 .PHONY: install contracts contracts-check vectors forge-test gas-snapshot gas-check test lint
 
@@ -17,10 +19,10 @@ contracts-check:      ## fail when contracts/out differs from a fresh compile
 	node contracts/tools/build.js --check
 
 vectors:              ## regenerate tests/vectors from the Solidity side
-	cd contracts && ../$(FORGE) test --match-contract VectorsTest -vv
+	$(FORGE) && cd contracts && "$$forge" test --match-contract VectorsTest -vv
 
 forge-test:           ## Solidity unit, fuzz, boundary and invariant tests
-	cd contracts && ../$(FORGE) test
+	$(FORGE) && cd contracts && "$$forge" test
 
 gas-snapshot:         ## record the gas figures (contracts/.gas-snapshot, contracts/snapshots/*.json)
 	cd contracts && FOUNDRY_GAS_SNAPSHOT_EMIT=true ../$(FORGE) snapshot --match-test '^test_gas_'

@@ -1,28 +1,16 @@
-"""Foundry's anvil as a devnet backend (the npm package @foundry-rs/anvil-linux-amd64)."""
+"""Foundry's anvil as a devnet backend (the npm package @foundry-rs/anvil)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
+from chains.foundry import find_tool
 from relayer.config import ChainConfig
-
-_NPM_BINARY = Path("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
 
 
 def find_anvil() -> Path | None:
-    """The anvil binary: $STBRIDGE_ANVIL, the project's node_modules, or PATH."""
-    override = os.environ.get("STBRIDGE_ANVIL")
-    if override:
-        return Path(override) if Path(override).is_file() else None
-    roots = [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parent.parent]
-    for root in roots:
-        candidate = root / _NPM_BINARY
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which("anvil")
-    return Path(found) if found else None
+    """The anvil binary: $STBRIDGE_ANVIL, this platform's npm build, or PATH."""
+    return find_tool("anvil")
 
 
 def anvil_args(

@@ -16,7 +16,6 @@ refuses it in one line.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,7 @@ from relayer.errors import (
     InputError,
     PortInUse,
 )
+from relayer.paths import state_dir as state_dir  # re-exported: devnet.state_dir()
 
 Backend = Literal["anvil", "pyevm"]
 BACKENDS: tuple[Backend, ...] = ("anvil", "pyevm")
@@ -85,11 +85,6 @@ class ChainStatus:
     process_alive: bool
     head: int | None
     problem: str | None
-
-
-def state_dir() -> Path:
-    """Where the devnet record and logs live: $STBRIDGE_HOME or ./.stbridge."""
-    return Path(os.environ.get("STBRIDGE_HOME", ".stbridge"))
 
 
 def state_path(directory: Path | None = None) -> Path:

@@ -14,10 +14,10 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 
-from chains.devnet import state_dir
 from relayer.config import Config
 from relayer.errors import DeploymentError
 from relayer.issuer_inputs import parse_address
+from relayer.paths import state_dir
 
 
 @dataclass

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chains.devnet import state_dir
 from relayer.core.dvp import AddressParser, Offer, OfferError, hashlock_of, valid_trade_id
 from relayer.errors import InputError, NotFound, StbridgeError
+from relayer.paths import state_dir
 
 SECRET_MODE = 0o600
 DIR_MODE = 0o700

@@ -52,7 +52,7 @@ async def open_store(url: str, *, owner: str | None = None) -> Store:
 
         path = Path(url.removeprefix("sqlite:///"))
         if not path.is_absolute():
-            from chains.devnet import state_dir
+            from relayer.paths import state_dir
 
             default_prefix = Path(".stbridge")
             if path.parts and path.parts[0] == default_prefix.name:

@@ -83,7 +83,7 @@ class World:
         registry = self.address(chain, "IdentityRegistry" if home else "MirrorIdentityRegistry")
         return await read_record(self.session, chain, registry, who)
 
-    async def wait_mirror(self, who: str, version: int, timeout: float = 60) -> IdentityRecord:
+    async def wait_mirror(self, who: str, version: int, timeout: float = 120) -> IdentityRecord:
         """Until chain b's mirror holds ``who``'s record at ``version`` or newer."""
         deadline = time.monotonic() + timeout
         while True:
@@ -110,7 +110,7 @@ class World:
         async def mined() -> bool:
             return await rpc.block_number() >= target
 
-        await until(mined, 60, f"{count} blocks on {chain}")
+        await until(mined, 120, f"{count} blocks on {chain}")
 
     async def time_passes(self, chain: str, timestamp: int) -> None:
         """Wait until ``chain``'s latest block is at ``timestamp`` or later."""

@@ -96,7 +96,7 @@ async def chain_now(chains: Chains, chain: str) -> int:
     return (await chains.rpcs[chain].block("latest")).timestamp
 
 
-async def until_chain_time(chains: Chains, chain: str, when: int, timeout: float = 60) -> int:
+async def until_chain_time(chains: Chains, chain: str, when: int, timeout: float = 120) -> int:
     """Wait until the chain's latest block is at ``when`` or later; returns its time."""
     deadline = time.monotonic() + timeout
     while (now := await chain_now(chains, chain)) < when:

@@ -150,7 +150,7 @@ async def test_investor_lifecycle(system: System, cli: Cli, tmp_path: Path) -> N
 
 
 async def _until_in_sync(cli: Cli, wallet: str, version: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         shown = (await cli.ok("investor", "show", wallet, "--json")).json()
         [mirror] = shown["mirrors"]

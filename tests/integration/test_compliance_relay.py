@@ -72,7 +72,7 @@ async def test_revoked_while_in_flight_bounces_back_both_ways(
                 session, key=bob, origin="a", destination="b", token="ACME", amount=40 * UNIT,
                 recipient=bob.address,
             )  # fmt: skip
-            await wait_delivered(relay.store, [bytes.fromhex(sent.message_id[2:])], 60)
+            await wait_delivered(relay.store, [bytes.fromhex(sent.message_id[2:])], 120)
             await drained(relay)
         # the relayer is down: both transfers leave, then both recipients are revoked
         out = await send_transfer(
@@ -119,7 +119,7 @@ async def test_frozen_or_revoked_on_the_remote_chain_cannot_move_or_claim(
                     amount=20 * UNIT, recipient=key.address,
                 )  # fmt: skip
                 ids.append(bytes.fromhex(sent.message_id[2:]))
-            await wait_delivered(relay.store, ids, 60)
+            await wait_delivered(relay.store, ids, 120)
 
             # a lock on b towards gina, then gina is revoked: the claim is refused on b
             htlc = w.address("b", "HashedTimelock")
@@ -178,7 +178,7 @@ async def test_frozen_or_revoked_on_the_remote_chain_cannot_move_or_claim(
             if not await refunded():
                 with contextlib.suppress(TransactionReverted):  # the relayer's came first
                     await frank_b.transact(htlc, htlc_abi.fn("refund"), lock_id)
-            await until(refunded, 30, "the lock to be refunded")
+            await until(refunded, 120, "the lock to be refunded")
             assert await w.balance("b", gina.address) == 0
             await drained(relay)
 
@@ -212,7 +212,7 @@ async def test_a_record_from_anything_but_the_home_registry_is_refused(
             forged_id = bytes(dispatched["id"])
             async with running_relayer(system, tmp_path / "r2.db") as relay:
                 row = None
-                for _ in range(600):
+                for _ in range(1200):
                     row = await relay.store.message(forged_id)
                     if row is not None and row.status == Status.FAILED:
                         break

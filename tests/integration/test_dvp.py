@@ -99,7 +99,7 @@ async def test_happy_path_with_the_seller_offline(
         async def paid() -> bool:
             return await dusd(chains, "b", seller) == before[0] + 3_000_250_000
 
-        await eventually(paid, 60, "the relayer paid the seller")
+        await eventually(paid, 120, "the relayer paid the seller")
         assert await acme(chains, "a", buyer) == before[1] + 12 * ACME + ACME // 2
         shown = await buying.run(f"status {trade}")
         assert "settled" in shown.stdout, shown.stdout
@@ -110,7 +110,7 @@ async def test_happy_path_with_the_seller_offline(
             rows = [k for k in await relay.store.htlc_locks() if k.receiver == seller]
             return [(k.state.value, k.action) for k in rows] == [("claimed", "claim")]
 
-        await eventually(recorded, 30, "the relayer recorded its claim")
+        await eventually(recorded, 120, "the relayer recorded its claim")
         assert relay.metrics.dvp_settled.labels("b")._value.get() >= 1
 
 
@@ -129,7 +129,7 @@ async def test_buyer_never_claims_so_both_legs_are_refunded(
         async def warned() -> bool:  # the asset leg has less than the margin left, unclaimed
             return relay.metrics.dvp_expiring.labels("a")._value.get() >= 1
 
-        await eventually(warned, 20, "the relayer warned of a leg nearing expiry")
+        await eventually(warned, 120, "the relayer warned of a leg nearing expiry")
 
         async def refunded() -> bool:
             states = [
@@ -138,7 +138,7 @@ async def test_buyer_never_claims_so_both_legs_are_refunded(
             ]
             return states == ["refunded", "refunded"]
 
-        await eventually(refunded, 40, "the relayer refunded both legs")
+        await eventually(refunded, 120, "the relayer refunded both legs")
     assert await acme(chains, "a", seller) == before[0]
     assert await dusd(chains, "b", buyer) == before[1]
     _tx, refunded_at = await settled_at(chains, "b", payment.lock_id)
@@ -165,7 +165,7 @@ async def test_buyer_claims_at_the_last_moment_and_the_seller_is_still_paid(
         async def paid() -> bool:
             return await dusd(chains, "b", seller) == before + 2_500 * DUSD
 
-        await eventually(paid, 30, "the relayer paid the seller")
+        await eventually(paid, 120, "the relayer paid the seller")
     _tx, paid_at = await settled_at(chains, "b", payment.lock_id)
     assert paid_at < t_b, f"paid at {paid_at}, the payment leg expired at {t_b}"
 
@@ -182,7 +182,7 @@ async def test_relayer_down_during_the_claim_then_restarted_still_settles(
     async with Session(config, system.deployment) as session:
         offer, payment, _asset = await open_trade(session, traders, expires_in=60)
         with relayer_process(system, config_file, log) as proc:
-            await eventually(lambda: _indexed(store, payment.lock_id), 60, "relayer indexed")
+            await eventually(lambda: _indexed(store, payment.lock_id), 120, "relayer indexed")
             proc.kill()  # kill -9
             proc.wait(10)
         await claim_asset(session, key=traders.buyer, record=TradeRecord(offer))
@@ -193,12 +193,12 @@ async def test_relayer_down_during_the_claim_then_restarted_still_settles(
         async def paid() -> bool:
             return await dusd(chains, "b", seller) == before + 2_500 * DUSD
 
-        await eventually(paid, 60, "the restarted relayer paid the seller")
-        await eventually(lambda: _claims_final(store, purpose), 30, "claim confirmed")
+        await eventually(paid, 120, "the restarted relayer paid the seller")
+        await eventually(lambda: _claims_final(store, purpose), 120, "claim confirmed")
         proc.kill()
         proc.wait(10)
     with relayer_process(system, config_file, log):  # once more: nothing left to do
-        await eventually(lambda: _started(log, 3), 60, "relayer restarted")
+        await eventually(lambda: _started(log, 3), 120, "relayer restarted")
         await asyncio.sleep(2)  # a few watcher rounds
         assert await _lock_settled_in_store(store, payment.lock_id)
     assert _claims(store, purpose) == 1, "exactly one claim transaction"
@@ -276,7 +276,7 @@ async def test_wrong_preimage_is_refused_and_changes_nothing(
             async def paid() -> bool:
                 return await dusd(chains, "b", traders.seller.address) == before + 2_500 * DUSD
 
-            await eventually(paid, 30, "the seller paid after the right preimage")
+            await eventually(paid, 120, "the seller paid after the right preimage")
 
 
 async def test_tools_refuse_unsafe_mismatched_or_ineligible_legs_in_one_line(

@@ -60,7 +60,7 @@ async def test_pipelined_transfers_from_several_clients_all_land(clients: list[A
         raw = owner.sign_transaction(tx).raw_transaction
         funding.append(await w3.eth.send_raw_transaction(raw))
     for tx_hash in funding:
-        await w3.eth.wait_for_transaction_receipt(tx_hash, timeout=20, poll_latency=0.05)
+        await w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)
 
     polls = 0
     done = asyncio.Event()
@@ -76,7 +76,7 @@ async def test_pipelined_transfers_from_several_clients_all_land(clients: list[A
     poller = asyncio.create_task(poll())
     batches = await asyncio.gather(*(pipeline(n) for n in range(SENDERS)))
     receipts = [
-        await w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.05)
+        await w3.eth.wait_for_transaction_receipt(h, timeout=120, poll_latency=0.05)
         for hashes in batches
         for h in hashes
     ]

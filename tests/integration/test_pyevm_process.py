@@ -73,7 +73,7 @@ def test_cli_prints_ready_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert rpc(url, "eth_getBalance", [funded, "latest"])["result"] == hex(3 * ETHER + 1)
         assert rpc(url, "eth_getBalance", [account(1).address, "latest"])["result"] == "0x10"
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -84,7 +84,7 @@ def test_cli_prints_ready_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 def test_cli_port_in_use_is_one_line_naming_the_port(listener: int) -> None:
     proc = start_node("--chain-id", "65001", "--port", str(listener))
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert out == ""
     assert err.strip().splitlines() == [

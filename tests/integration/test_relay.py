@@ -36,14 +36,14 @@ async def test_lock_mint_burn_unlock(system: System, tmp_path: Path) -> None:
         supply_before = await chains.supply("b")
         async with running_relayer(system, tmp_path / "r.db") as relay:
             [out] = await send_many(chains, "a", "b", [(alice, bob.address, 7 * 10**18 + 3)])
-            await wait_delivered(relay.store, [out], 60)
+            await wait_delivered(relay.store, [out], 120)
             assert await chains.balance("a", alice.address) == before_a - (7 * 10**18 + 3)
             assert await chains.balance("b", bob.address) == before_b + 7 * 10**18 + 3
             assert await chains.balance("a", escrow) == escrow_before + 7 * 10**18 + 3
             assert await chains.supply("b") == supply_before + 7 * 10**18 + 3
 
             [back] = await send_many(chains, "b", "a", [(bob, alice.address, 2 * 10**18 + 1)])
-            await wait_delivered(relay.store, [back], 60)
+            await wait_delivered(relay.store, [back], 120)
             assert await chains.balance("b", bob.address) == before_b + 5 * 10**18 + 2
             assert await chains.balance("a", alice.address) == before_a - 5 * 10**18 - 2
             assert await chains.balance("a", escrow) == escrow_before + 5 * 10**18 + 2

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from chains.faultproxy import FaultProxy
 from chains.processes import free_port
 from relayer.chain import contracts
 from relayer.config import parse_config
+from relayer.pipeline import backoff
 from relayer.store import Status
+from relayer.store.models import MessageRow
+from tests.faultproxy import FaultProxy
 from tests.helpers import write_config
 from tests.integration.system import (
     Chains,
@@ -23,6 +25,7 @@ from tests.integration.system import (
     send_many,
     wait_delivered,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -97,10 +100,17 @@ async def test_destination_down_mid_run_delays_but_loses_nothing(
                 "b",
                 [(investors[0], investors[2].address, 10**18 + i) for i in range(5)],
             )
-            await asyncio.sleep(3)
-            assert proxy.faults.counts["down"] > 0
-            rows = [await relay.store.message(i) for i in ids]
-            assert all(r is not None and r.status != Status.DELIVERED for r in rows)
+
+            async def all_indexed_and_b_tried() -> list[MessageRow] | None:
+                rows = [await relay.store.message(i) for i in ids]
+                found = [r for r in rows if r is not None]
+                tried = proxy.faults.counts["down"] > 0
+                return found if tried and len(found) == len(ids) else None
+
+            rows = await eventually(
+                all_indexed_and_b_tried, "messages indexed on a while b refuses connections"
+            )
+            assert all(r.status != Status.DELIVERED for r in rows)
             proxy.faults.down = False
             await wait_delivered(relay.store, ids, 120)
         assert await chains.balance("b", investors[2].address) == before + 5 * 10**18 + 10
@@ -110,9 +120,16 @@ async def test_destination_down_mid_run_delays_but_loses_nothing(
 
 
 async def test_reverted_delivery_is_recorded_retried_and_delivered(
-    system: System, tmp_path: Path
+    system: System, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The guardian pauses the lane on b: deliveries fail with the reason, then succeed."""
+    """The guardian pauses the lane on b: deliveries fail with the reason, then succeed.
+
+    The relayer's own retry is put an hour off, so the delivery after the unpause is the
+    one ``retry_now`` brings forward, however long the steps between take on a busy
+    machine (with the 5 s schedule the relayer could retry first, and retry_now found
+    the message already in flight).
+    """
+    monkeypatch.setattr(backoff, "SCHEDULE", (3600.0,))
     chains = Chains(system)
     accounts = system.config.accounts
     assert accounts.guardian is not None
@@ -128,14 +145,13 @@ async def test_reverted_delivery_is_recorded_retried_and_delivered(
             [mid] = await send_many(
                 chains, "a", "b", [(accounts.investors[0], accounts.investors[1].address, 123)]
             )
-            row = None
-            for _ in range(200):
+
+            async def failed() -> MessageRow | None:
                 row = await relay.store.message(mid)
-                if row is not None and row.status == Status.FAILED:
-                    break
-                await asyncio.sleep(0.1)
-            assert row is not None
-            assert row.status == Status.FAILED
+                return row if row is not None and row.status == Status.FAILED else None
+
+            row = await eventually(failed, "the delivery to the paused lane failed")
+            assert row.next_attempt_at > time.time() + 1800, "the relayer would retry by itself"
             assert row.last_error is not None
             assert f"LaneIsPaused(domain={a_id})" in row.last_error
             assert "\n" not in row.last_error
@@ -154,7 +170,7 @@ async def test_reverted_delivery_is_recorded_retried_and_delivered(
 
             await owner.transact(bridge_b, bridge_abi.fn("unpauseLane"), a_id)
             assert await relay.store.retry_now(mid)
-            await wait_delivered(relay.store, [mid], 60)
+            await wait_delivered(relay.store, [mid], 120)
         assert await chains.balance("b", accounts.investors[1].address) == before + 123
     finally:
         await chains.close()

@@ -15,11 +15,11 @@ import aiohttp
 import pytest
 
 from chains.anvil import find_anvil
-from chains.faultproxy import FaultProxy, Faults
 from relayer.chain import contracts
 from relayer.config import parse_config
-from relayer.store import Status
+from relayer.store import MessageRow, Status, TxRow
 from relayer.store.sqlite import SqliteStore
+from tests.faultproxy import FaultProxy, Faults
 from tests.integration.system import (
     Chains,
     System,
@@ -32,6 +32,7 @@ from tests.integration.system import (
     stop_system,
     wait_delivered,
 )
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.anvil]
 
@@ -163,17 +164,20 @@ async def test_reorg_deeper_than_the_window_halts_the_lane(
     try:
         async with running_relayer(system, tmp_path / "r.db") as relay:
             indexer = relay.parts.indexers["a"]
-            for _ in range(100):  # let the cursor pass a few empty blocks
-                if indexer.state.cursor >= indexer.state.head - 1 and indexer.state.cursor > 3:
-                    break
-                await asyncio.sleep(0.1)
+
+            async def caught_up() -> bool:  # the cursor passed a few empty blocks
+                state = indexer.state
+                return state.cursor >= state.head - 1 and state.cursor > 3
+
+            await eventually(caught_up, "the indexer of a caught up")
             await asyncio.sleep(1.0)
             await rpc(chains, "a", "anvil_reorg", 4, [])  # 4 blocks, below 1 confirmation
             [late] = await send_many(chains, "a", "b", [(alice, bob.address, 5)])
-            for _ in range(100):
-                if indexer.state.halted:
-                    break
-                await asyncio.sleep(0.1)
+
+            async def halted() -> bool:
+                return indexer.state.halted is not None
+
+            await eventually(halted, "the indexer of a halted")
             assert indexer.state.halted is not None
             assert "reorganized below block" in indexer.state.halted
             assert "lanes from a halted" in indexer.state.halted
@@ -185,10 +189,13 @@ async def test_reorg_deeper_than_the_window_halts_the_lane(
                 async with http.get(f"{url}/readyz") as response:
                     assert response.status == 503
                     assert "reorganized" in await response.text()
-                await asyncio.sleep(1)
-                async with http.get(f"{url}/metrics") as response:
-                    text = await response.text()
-            assert 'stbridge_lane_halted{destination="b",origin="a"} 1.0' in text
+                halted_gauge = 'stbridge_lane_halted{destination="b",origin="a"} 1.0'
+
+                async def gauge_shows_the_halt() -> bool:
+                    async with http.get(f"{url}/metrics") as response:
+                        return halted_gauge in await response.text()
+
+                await eventually(gauge_shows_the_halt, "the lane_halted gauge at 1")
             await asyncio.sleep(2)
             assert await relay.store.message(late) is None  # not guessed through
     finally:
@@ -265,15 +272,17 @@ async def test_destination_key_out_of_gas_money_waits_and_resumes(
             before = await chains.balance("b", bob.address)
             await rpc(chains, "b", "anvil_setBalance", relayer, hex(10**12))  # dust
             [mid] = await send_many(chains, "a", "b", [(alice, bob.address, 9)])
-            reasons: list[str] = []
-            for _ in range(150):
-                reasons = relay.not_ready()
-                if any("fund it" in r for r in reasons):
-                    break
-                await asyncio.sleep(0.1)
-            assert any(f"relayer key {relayer}" in r and "fund it" in r for r in reasons), reasons
-            row = await relay.store.message(mid)
-            assert row is not None
+
+            async def underfunded() -> list[str]:
+                return [r for r in relay.not_ready() if "fund it" in r]
+
+            reasons = await eventually(underfunded, "the relayer reporting its key underfunded")
+            assert any(f"relayer key {relayer}" in r for r in reasons), reasons
+
+            async def indexed() -> MessageRow | None:
+                return await relay.store.message(mid)
+
+            row = await eventually(indexed, "the message indexed")
             assert row.status != Status.DELIVERED
             assert await chains.balance("b", bob.address) == before
             await rpc(chains, "b", "anvil_setBalance", relayer, hex(100 * 10**18))
@@ -300,14 +309,12 @@ async def test_stuck_transaction_is_replaced_with_a_higher_fee(
             await rpc(chains, "b", "evm_setIntervalMining", 0)
             await rpc(chains, "b", "evm_setAutomine", False)
             [mid] = await send_many(chains, "a", "b", [(alice, bob.address, 77)])
-            replaced = None
-            for _ in range(200):
+
+            async def with_a_replacement() -> list[TxRow] | None:
                 txs = await relay.store.pending_txs(system.config.chain("b").chain_id)
-                if any(t.replaces for t in txs):
-                    replaced = txs
-                    break
-                await asyncio.sleep(0.1)
-            assert replaced is not None, "no replacement was sent"
+                return txs if any(t.replaces for t in txs) else None
+
+            replaced = await eventually(with_a_replacement, "a replacement sent")
             original = next(t for t in replaced if t.replaces is None)
             bump = next(t for t in replaced if t.replaces == original.hash)
             assert bump.nonce == original.nonce

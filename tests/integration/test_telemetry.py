@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -10,9 +9,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import write_config
 from tests.integration.system import Chains, System, running_relayer, send_many, wait_delivered
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -31,27 +32,52 @@ EXPECTED = [
 ]
 
 
+def _gauge(text: str, name: str, **labels: str) -> float | None:
+    """The value of one labelled sample in a /metrics page, or None when absent."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return float(sample.value)
+    return None
+
+
 async def test_metrics_health_and_readiness(system: System, tmp_path: Path) -> None:
     chains = Chains(system)
     investors = system.config.accounts.investors
+    balance = "stbridge_relayer_balance_eth"
     try:
-        async with running_relayer(system, tmp_path / "r.db") as relay:
+        async with (
+            running_relayer(system, tmp_path / "r.db") as relay,
+            aiohttp.ClientSession() as http,
+        ):
             assert relay.telemetry is not None
             base = f"http://127.0.0.1:{relay.telemetry.port}"
-            ids = await send_many(chains, "a", "b", [(investors[0], investors[1].address, 5)])
-            await wait_delivered(relay.store, ids, 60)
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"{base}/healthz") as response:
-                    assert response.status == 200
-                for _ in range(100):
-                    async with http.get(f"{base}/readyz") as response:
-                        if response.status == 200:
-                            break
-                    await asyncio.sleep(0.2)
-                assert response.status == 200
-                await asyncio.sleep(5.5)  # one round of the gauges
+
+            async def metrics() -> str:
                 async with http.get(f"{base}/metrics") as response:
-                    text = await response.text()
+                    return await response.text()
+
+            async def balance_on_b() -> float | None:
+                return _gauge(await metrics(), balance, chain="b")
+
+            before = await eventually(balance_on_b, "the first round of the gauges")
+            ids = await send_many(chains, "a", "b", [(investors[0], investors[1].address, 5)])
+            await wait_delivered(relay.store, ids, 120)
+            async with http.get(f"{base}/healthz") as response:
+                assert response.status == 200
+
+            async def ready() -> bool:
+                async with http.get(f"{base}/readyz") as response:
+                    return response.status == 200
+
+            await eventually(ready, "/readyz answering 200")
+
+            async def paid_for_the_delivery() -> bool:
+                after = await balance_on_b()
+                return after is not None and after < before
+
+            await eventually(paid_for_the_delivery, "a round of the gauges after the delivery")
+            text = await metrics()
             for name in EXPECTED:
                 assert name in text, name
             assert 'stbridge_messages_delivered_total{destination="b",origin="a"}' in text

@@ -58,6 +58,7 @@ class ScriptedSender:
     chain_id: int
     refuse: str | None = None
     gate: asyncio.Event | None = None  # when set up, a send waits for it before storing
+    at_gate: asyncio.Event = field(default_factory=asyncio.Event)  # a send reached the gate
     sent: list[tuple[str, bytes]] = field(default_factory=list)
     address: str = "0x" + "ee" * 20
 
@@ -69,6 +70,7 @@ class ScriptedSender:
 
     async def send(self, *, to: str, data: bytes, gas: int, purpose: str, **_: Any) -> TxRow:
         if self.gate is not None:
+            self.at_gate.set()
             await self.gate.wait()
         row = TxRow(
             chain_id=self.chain_id, sender=self.address, nonce=len(self.sent),
@@ -168,11 +170,18 @@ async def test_two_relayers_sharing_a_store_send_one_claim(store: Store) -> None
     two, _sinks = world.watcher()
     await trade(world, sinks)
     await reveal(world, sinks)
-    world.senders["b"].gate = gate = asyncio.Event()
+    sender = world.senders["b"]
+    sender.gate = gate = asyncio.Event()
     first = asyncio.create_task(one.step())
-    await asyncio.sleep(0.1)  # one is sending; its transaction is not stored yet
-    async with asyncio.timeout(5):  # were two to send as well, it would wait at the gate
-        assert await two.step() == 0
+    async with asyncio.timeout(60):  # one is sending; its transaction is not stored yet
+        await sender.at_gate.wait()
+    sender.at_gate.clear()
+    second = asyncio.create_task(two.step())
+    arrived = asyncio.create_task(sender.at_gate.wait())  # two sending as well stops here
+    await asyncio.wait({second, arrived}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    arrived.cancel()
+    assert not sender.at_gate.is_set(), "the second relayer sends the claim as well"
+    assert second.done() and second.result() == 0
     gate.set()
     assert await first == 1
     assert world.sent("b") == [action_purpose("claim", PAYMENT)]

@@ -57,6 +57,53 @@ def test_runs_split_at_gaps() -> None:
 
 
 def test_a_signed_transaction_decodes_to_what_signs_it_again() -> None:
+    """What a fee bump relies on: decode_signed gives back exactly the signed fields, so
+    signing them again yields the same transaction, and with bumped fees a replacement
+    that differs only in its fees."""
+    from unittest.mock import MagicMock
+
+    from eth_account.typed_transactions.typed_transaction import TypedTransaction
+    from hexbytes import HexBytes
+
+    from relayer.chain.sender import TxSender, decode_signed
+    from relayer.config import PrivateKey
+    from relayer.core.hashing import keccak256
+
+    rpc = MagicMock()
+    rpc.chain.chain_id = 65002
+    key = PrivateKey.from_hex("0x" + "42" * 32, source="inline")
+    sender = TxSender(rpc, key, MagicMock())
+    to = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    fees = Fees(10, 2)
+    tx_hash, raw = sender.sign(to=to, data=b"\x01\x02", nonce=7, gas=50_000, fees=fees, value=5)
+    assert tx_hash == "0x" + keccak256(raw).hex()
+    decoded_to, data, value = decode_signed(raw)
+    assert (decoded_to, data, value) == (to, b"\x01\x02", 5)
+
+    same_hash, same_raw = sender.sign(
+        to=decoded_to, data=data, nonce=7, gas=50_000, fees=fees, value=value
+    )
+    assert (same_hash, same_raw) == (tx_hash, raw)
+
+    bumped = fees.bumped()
+    again_hash, again_raw = sender.sign(
+        to=decoded_to, data=data, nonce=7, gas=50_000, fees=bumped, value=value
+    )
+    assert again_hash != tx_hash
+    assert decode_signed(again_raw) == (to, b"\x01\x02", 5)
+    first = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+    replacement = TypedTransaction.from_bytes(HexBytes(again_raw)).as_dict()
+    fee_fields = {"maxFeePerGas", "maxPriorityFeePerGas", "v", "r", "s"}
+    assert {k: v for k, v in first.items() if k not in fee_fields} == {
+        k: v for k, v in replacement.items() if k not in fee_fields
+    }
+    assert (replacement["maxFeePerGas"], replacement["maxPriorityFeePerGas"]) == (
+        bumped.max_fee,
+        bumped.priority_fee,
+    )
+
+
+def test_a_contract_creation_decodes_without_a_recipient() -> None:
     from unittest.mock import MagicMock
 
     from relayer.chain.sender import TxSender, decode_signed
@@ -64,12 +111,6 @@ def test_a_signed_transaction_decodes_to_what_signs_it_again() -> None:
 
     rpc = MagicMock()
     rpc.chain.chain_id = 65002
-    key = PrivateKey.from_hex("0x" + "42" * 32, source="inline")
-    sender = TxSender(rpc, key, MagicMock())
-    to = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-    _hash, raw = sender.sign(to=to, data=b"\x01\x02", nonce=7, gas=50_000, fees=Fees(10, 2))
-    decoded_to, data, value = decode_signed(raw)
-    assert (decoded_to, data, value) == (to, b"\x01\x02", 0)
-    bumped = Fees(10, 2).bumped()
-    again, _ = sender.sign(to=decoded_to, data=data, nonce=7, gas=50_000, fees=bumped, value=value)
-    assert again != _hash
+    sender = TxSender(rpc, PrivateKey.from_hex("0x" + "42" * 32, source="inline"), MagicMock())
+    _hash, raw = sender.sign(to=None, data=b"\x60\x00", nonce=0, gas=90_000, fees=Fees(10, 2))
+    assert decode_signed(raw) == (None, b"\x60\x00", 0)

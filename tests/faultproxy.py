@@ -5,7 +5,7 @@ rates, drops the connection, delays the answer, answers 429 or 5xx, or cuts the
 response short. It can also be switched fully down (connections refused at the
 HTTP level with a reset) and back up. Every fault is counted.
 
-    python -m chains.faultproxy --upstream http://127.0.0.1:8545 --port 9545 \\
+    python -m tests.faultproxy --upstream http://127.0.0.1:8545 --port 9545 \\
         --drop 0.05 --delay 0.1:0.5 --http429 0.05 --http5xx 0.05 --truncate 0.02
 """
 
@@ -47,7 +47,7 @@ class FaultProxy:
         self.faults = faults or Faults()
         self.host = host
         self.port = port
-        self._rng = random.Random(self.faults.seed)  # noqa: S311 - fault injection, not crypto
+        self._rng = random.Random(self.faults.seed)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 

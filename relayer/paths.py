@@ -1,0 +1,17 @@
+"""Where stbridge keeps its local state: $STBRIDGE_HOME, else ./.stbridge.
+
+The devnet record and chain logs, deployment records, DvP trade files and the default
+SQLite store all live under this directory. It is defined here, in the relayer's
+library, so that the devnet manager in ``chains`` can use it without the library
+importing ``chains``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def state_dir() -> Path:
+    """Where the devnet record and logs live: $STBRIDGE_HOME or ./.stbridge."""
+    return Path(os.environ.get("STBRIDGE_HOME", ".stbridge"))
