@@ -23,7 +23,6 @@ import pytest
 
 from chains import devnet
 from chains.anvil import find_anvil
-from chains.faultproxy import FaultProxy
 from chains.processes import free_port
 from relayer.actions.onboard import onboard_devnet
 from relayer.actions.session import Session
@@ -32,6 +31,7 @@ from relayer.daemon import Relayer
 from relayer.deploy import deploy
 from relayer.store import Status, open_store, relayer_owner
 from relayer.store.sqlite import SqliteStore
+from tests.faultproxy import FaultProxy
 from tests.helpers import devnet_raw, write_config
 from tests.integration.system import (
     BLOCK_TIME,

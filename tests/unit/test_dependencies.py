@@ -144,6 +144,8 @@ def _readme_table_names() -> set[str]:
     table = readme.split("### Dependencies, and why", 1)[1].split("\n\n", 2)[1]
     names = set()
     for line in table.splitlines()[2:]:
+        if "Debian package" in line.split("|")[1]:
+            continue  # a system tool .ci/run installs (promtool, chromium), not a package of ours
         first = re.sub(r"\([^)]*\)", "", line.split("|")[1])  # drop "(npm, 1.7.1)" and the like
         names |= {n.strip("`") for n in re.findall(r"[@A-Za-z][\w./@-]*", first)}
     return names
