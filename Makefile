@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FORGE := node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 
-.PHONY: install contracts contracts-check vectors forge-test gas-snapshot gas-check test lint
+.PHONY: install contracts contracts-check vectors forge-test gas-snapshot gas-check test lint console-vendor
 
 install:
 	python3 -m venv $(VENV)
@@ -27,6 +27,9 @@ gas-snapshot:         ## record the gas figures (contracts/.gas-snapshot, contra
 
 gas-check:            ## fail when a gas figure moved by more than 1% (CI)
 	scripts/gas-check
+
+console-vendor:       ## copy uPlot (pinned in package.json) into relayer/console/static/vendor
+	scripts/vendor-console
 
 test:
 	$(PY) -m pytest
