@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from eth_utils.address import to_checksum_address
+
 from relayer.actions.chainread import logs, topic
 from relayer.actions.investors import compare_copy, read_record, record_status, show_investor
 from relayer.actions.session import Session
@@ -379,7 +381,7 @@ async def _investors(session: Session) -> list[dict[str, Any]]:
     abi = contracts.load("IdentityRegistry")
     records: dict[str, IdentityRecord] = {}
     for _event, v, _ in contracts.decode_logs(abi, found):
-        records[str(v["wallet"])] = IdentityRecord(
+        records[to_checksum_address(v["wallet"])] = IdentityRecord(
             bytes(v["investorId"]), v["country"], v["expiresAt"], v["flags"], v["version"]
         )
     now = (await rpc.block("latest")).timestamp
@@ -417,7 +419,8 @@ async def _holder_history(session: Session, wallet: str) -> list[dict[str, Any]]
                 out.append({
                     "token": token.symbol, "chain": chain,
                     "block": int(log["blockNumber"], 16), "tx": log["transactionHash"],
-                    "from": v["from"], "to": v["to"], "amount": str(v["value"]),
+                    "from": to_checksum_address(v["from"]), "to": to_checksum_address(v["to"]),
+                    "amount": str(v["value"]),
                 })  # fmt: skip
     out.sort(key=lambda t: (t["chain"], t["block"]))
     return out

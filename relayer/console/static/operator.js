@@ -2,11 +2,12 @@
 import uPlot from "./vendor/uPlot.esm.js";
 import { act, age, api, el, fill, loadSession, say, short, state, table, when } from "./common.js";
 
-const REFRESH = Number(new URLSearchParams(location.search).get("refresh") || 5) * 1000;
+const QUERY = new URLSearchParams(location.search);
+const REFRESH = Number(QUERY.get("refresh") || 5) * 1000;
 const COLORS = ["#1f5fbf", "#c0392b", "#27823b", "#8e44ad", "#d35400", "#16a085"];
 const charts = {};
 
-function chart(id, lanes, values) {
+function chart(id, lanes, values, points = false) {
   const target = document.getElementById(id);
   const xs = lanes.length ? lanes[0].history.t : [];
   const data = [xs, ...lanes.map(values)];
@@ -17,7 +18,7 @@ function chart(id, lanes, values) {
     return;
   }
   if (charts[id]) charts[id].plot.destroy();
-  const series = [{}, ...lanes.map((l, i) => ({ label: l.lane, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true }))];
+  const series = [{}, ...lanes.map((l, i) => ({ label: l.lane, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, points: { show: points, size: 6, fill: COLORS[i % COLORS.length] } }))];
   const plot = new uPlot({ width, height: 180, series, scales: { x: { time: true } } }, data, target);
   charts[id] = { key, plot };
 }
@@ -41,7 +42,7 @@ async function refreshLanes() {
   const lanes = await api(`/api/lanes?window=${document.getElementById("window").value}`);
   chart("chart-throughput", lanes, (l) => l.history.delivered);
   chart("chart-backlog", lanes, (l) => l.history.backlog);
-  chart("chart-latency", lanes, (l) => l.history.latency_avg);
+  chart("chart-latency", lanes, (l) => l.history.latency_avg, true);
   fill("lanes", laneRows(lanes));
 }
 
@@ -177,6 +178,7 @@ async function refresh() {
 
 async function main() {
   await loadSession();
+  if (QUERY.get("window")) document.getElementById("window").value = QUERY.get("window");
   document.getElementById("search").addEventListener("submit", search);
   document.getElementById("window").addEventListener("change", refreshLanes);
   if (location.hash.length > 3) showLife(location.hash.slice(1));
