@@ -168,8 +168,10 @@ def show_message(
     async def go(config: Config, store: Store) -> None:
         m = await resolve_message(store, message_id)
         names = {c.chain_id: c.name for c in config.chains}
-        if as_json:
-            emit(_message_json(m, names))
+        if as_json:  # the message and its life, as GET /api/messages/{id} answers
+            from relayer.console.api import message_life
+
+            emit(await message_life(store, m, names))
             return
         origin = names.get(m.origin, str(m.origin))
         destination = names.get(m.destination, str(m.destination))

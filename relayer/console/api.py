@@ -243,17 +243,7 @@ class ConsoleApi:
         from relayer.cli.relay import resolve_message
 
         m = await resolve_message(self.store, message_id)
-        checkpoint = await self.store.checkpoint_covering(m.origin, m.nonce)
-        txs = await self.store.message_txs(m.id)
-        returned = await self.store.return_of(m.id)
-        events = [
-            {"chain": self.names.get(e.chain_id), "name": e.name, "tx": e.tx_hash,
-             "block": e.block, "data": _plain(e.data)}
-            for e in await self.store.events(key=m.id)
-        ]  # fmt: skip
-        return message_life_json(
-            m, self.names, checkpoint=checkpoint, txs=txs, returned_by=returned, events=events
-        )
+        return await message_life(self.store, m, self.names)
 
     async def validators(self) -> list[dict[str, Any]]:
         """Each validator's latest signed checkpoint per origin, against the origin's tree."""
@@ -342,6 +332,22 @@ class ConsoleApi:
             view = investor_json(await show_investor(session, address))
             view["history"] = await _holder_history(session, address)
         return view
+
+
+async def message_life(store: Store, m: MessageRow, names: dict[int, str]) -> dict[str, Any]:
+    """A message with its checkpoint, transactions, bounce and events (``/api/messages/{id}``
+    and ``stbridge messages show --json``)."""
+    checkpoint = await store.checkpoint_covering(m.origin, m.nonce)
+    txs = await store.message_txs(m.id)
+    returned = await store.return_of(m.id)
+    events = [
+        {"chain": names.get(e.chain_id), "name": e.name, "tx": e.tx_hash,
+         "block": e.block, "data": _plain(e.data)}
+        for e in await store.events(key=m.id)
+    ]  # fmt: skip
+    return message_life_json(
+        m, names, checkpoint=checkpoint, txs=txs, returned_by=returned, events=events
+    )
 
 
 def _plain(value: Any) -> Any:

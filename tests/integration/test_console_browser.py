@@ -5,8 +5,10 @@ investor id that is HTML shows as text, and actions need the operator's token.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -52,6 +54,22 @@ def _post(url: str, headers: dict[str, str] | None = None) -> int:
         return exc.code
 
 
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - our server
+        return json.loads(response.read())
+
+
+async def _cli(system: System, *args: str) -> Any:
+    env = {**os.environ, "STBRIDGE_HOME": str(system.home)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "relayer", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    return json.loads(out)
+
+
 def _keep(path: Path, name: str) -> None:
     if SHOTS:
         shutil.copy(path, Path(SHOTS) / name)
@@ -92,6 +110,14 @@ async def test_console_shows_the_system_and_guards_its_actions(
                 back_from = accounts.investors[1]
                 [back] = await send_many(chains, "b", "a", [(back_from, investor.address, 10**17)])
                 await wait_delivered(relay.store, [back], 60)
+                # the CLI's --json and the API answer the same object
+                config_file = system.config_file(tmp_path / "c.toml", tmp_path / "r.db")
+                api_doc = await asyncio.to_thread(_get, f"{url}/api/messages/0x{good.hex()}")
+                cli_doc = await _cli(system, "messages", "show", "0x" + good.hex(), "--json",
+                                     "-c", str(config_file))  # fmt: skip
+                assert cli_doc["data"] == api_doc["data"]
+                assert api_doc["data"]["life"][0]["step"] == "dispatched"
+                assert api_doc["data"]["life"][-1]["step"] == "delivered"
                 # a revocation, carried to the mirror
                 await flag_investor(session, w.agent, revoked.address, "revoke")
                 # a failure: the guardian pauses the lane on b
