@@ -243,6 +243,14 @@ def _issuer(url: str, tagged: str, revoked: str, holder: str, tmp_path: Path) ->
         history = wait_text(driver, "history", "Transfers from or to")
         assert len(driver.find_elements("css selector", "#history tbody tr")) >= 2, history
         assert len(driver.find_elements("css selector", "button.resync")) == len(rows)
+        # resync: the tagged investor's record pushed to every mirror again
+        rows[tagged].find_element("css selector", "button.resync").click()
+        wait_text(driver, "action-result", "enter the operator token first", 20)
+        token = driver.find_element("id", "token")
+        token.send_keys(TOKEN)
+        token.send_keys("\t")
+        rows[tagged].find_element("css selector", "button.resync").click()
+        wait_text(driver, "action-result", f"record of {tagged} pushed again", 60)
         assert not page_errors(driver)
         shot = screenshot(driver, tmp_path / "issuer.png")
         _keep(shot, "console-issuer.png")

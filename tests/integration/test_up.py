@@ -82,10 +82,12 @@ def test_up_then_send_from_a_second_terminal(backend: str, tmp_path: Path) -> No
         assert set(lanes) == {"a->b", "b->a"}
         assert lanes["a->b"]["counts"]["delivered"] >= 1
         balances = subprocess.run(
-            [sys.executable, "-m", "relayer", "balances", "--wallet", recipient, "-c", str(config)],
+            [sys.executable, "-m", "relayer", "balances", "--wallet", recipient, "-c", str(config),
+             "--json"],
             capture_output=True, text=True, env=env, timeout=60, check=False,
         ).stdout  # fmt: skip
-        assert "│ 10 " in balances, balances
+        [acme] = [t for t in json.loads(balances)["data"]["tokens"] if t["symbol"] == "ACME"]
+        assert int(acme["by_chain"]["b"]) == 10 * 10 ** acme["decimals"], balances
         up.send_signal(signal.SIGINT)
         try:
             code = up.wait(60)
