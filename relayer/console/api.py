@@ -268,8 +268,10 @@ class ConsoleApi:
             for chain in self.config.chains:
                 item: dict[str, Any] = {"chain": chain.name, "address": address,
                                         "minimum_wei": str(minimum)}  # fmt: skip
+                running = self.relayer.parts.rpcs.get(chain.name) if self.relayer else None
+                rpc = running or session.rpc(chain.name)  # the relayer's connection if it runs
                 try:
-                    wei = await asyncio.wait_for(session.rpc(chain.name).balance(address), 3)
+                    wei = await asyncio.wait_for(rpc.balance(address), 3)
                     item.update(balance_wei=str(wei), low=wei < minimum, error=None)
                 except (ChainError, TimeoutError) as exc:
                     item.update(balance_wei=None, low=None, error=str(exc) or "no answer")

@@ -189,3 +189,34 @@ def test_the_token_comes_from_the_config_or_the_environment() -> None:
         resolve_token("env:MY_TOKEN", {})
     with pytest.raises(ConfigError, match="shorter than 16"):
         resolve_token("short", {})
+
+
+class _DownRpc:
+    async def block_number(self) -> int:
+        from relayer.errors import ChainUnavailable
+
+        raise ChainUnavailable("chain b at http://127.0.0.1:1: connection refused")
+
+
+async def test_a_halted_chain_and_an_unreachable_one_are_named(sqlite_store: Store) -> None:
+    from types import SimpleNamespace
+
+    from relayer.pipeline.indexer import IndexerState
+
+    config, deployment = _config_and_deployment()
+    halted = IndexerState(head=10, cursor=8, halted="reorg deeper than the confirmations")
+    relayer = SimpleNamespace(
+        parts=SimpleNamespace(
+            indexers={"a": SimpleNamespace(state=halted)}, rpcs={"b": _DownRpc()}, origins={}
+        ),
+        not_ready=lambda: ["chain a: reorg deeper than the confirmations"],
+    )
+    api = ConsoleApi(config, deployment, sqlite_store, relayer=relayer)  # type: ignore[arg-type]
+    chains = {c["name"]: c for c in await api.chains()}
+    assert chains["a"]["halted"] == "reorg deeper than the confirmations"
+    assert chains["a"]["reachable"] and not chains["b"]["reachable"]
+    assert "connection refused" in chains["b"]["error"]
+    lanes = {lane["lane"]: lane for lane in await api.lanes("15m")}
+    assert lanes["a->b"]["halted"] == lanes["b->a"]["halted"] == halted.halted
+    status = await api.status()
+    assert not status["ready"] and status["reasons"]
