@@ -14,6 +14,8 @@ from typing import Any
 
 from relayer.store.models import TxRow, TxStatus
 
+BACKLOG = "('pending', 'submitted', 'failed')"  # as Store.backlog counts
+
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
@@ -31,8 +33,9 @@ class LaneHistory:
     """A lane from ``since`` on, in buckets of ``bucket`` seconds, oldest first.
 
     ``backlog_before`` is how many messages were dispatched before ``since`` and not yet
-    delivered at ``since`` (ignored messages never count); with each bucket's dispatched
-    and delivered counts it gives the backlog at the end of every bucket.
+    delivered at ``since``; with each bucket's dispatched and delivered counts it gives
+    the backlog at the end of every bucket. As ``Store.backlog``, the backlog is what
+    waits (pending, submitted, failed): ignored and refused messages never count.
     """
 
     since: float
@@ -73,16 +76,21 @@ class StoreReads:
         """Dispatches, deliveries and delivery latency of a lane per bucket since ``since``."""
         m = self._mark
         n = max(1, int((until - since) // bucket) + 1)
-        before = await self._select(
+        waiting = await self._select(  # not delivered yet (the lane's index, by status)
             f"SELECT count(*) FROM messages WHERE origin = {m} AND destination = {m} "
-            f"AND dispatched_at < {m} AND status <> 'ignored' "
-            f"AND (delivered_at IS NULL OR delivered_at >= {m})",
+            f"AND status IN {BACKLOG} AND dispatched_at < {m}",
+            (origin, destination, since),
+        )
+        late = await self._select(  # delivered since, dispatched before (messages_delivered)
+            f"SELECT count(*) FROM messages WHERE origin = {m} AND destination = {m} "
+            f"AND delivered_at >= {m} AND dispatched_at < {m}",
             (origin, destination, since, since),
         )
         slot = self._floor.format(f"(dispatched_at - {m}) / {m}")
         sent = await self._select(
             f"SELECT {slot} AS b, count(*) FROM messages WHERE origin = {m} "
-            f"AND destination = {m} AND dispatched_at >= {m} AND status <> 'ignored' GROUP BY b",
+            f"AND destination = {m} AND dispatched_at >= {m} AND status NOT IN ('ignored', "
+            "'refused') GROUP BY b",
             (since, bucket, origin, destination, since),
         )
         slot = self._floor.format(f"(delivered_at - {m}) / {m}")
@@ -98,7 +106,7 @@ class StoreReads:
         for i in range(n):
             count, avg, worst = delivered.get(i, (0, None, None))
             buckets.append(Bucket(since + i * bucket, dispatched.get(i, 0), count, avg, worst))
-        return LaneHistory(since, bucket, int(before[0][0]), buckets)
+        return LaneHistory(since, bucket, int(waiting[0][0]) + int(late[0][0]), buckets)
 
     async def message_txs(self, message_id: bytes) -> list[TxRow]:
         """Every transaction that carried a message, oldest first (``raw`` left empty)."""

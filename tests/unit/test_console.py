@@ -49,6 +49,8 @@ async def store(backend: StoreBackend) -> AsyncIterator[Store]:
 async def test_lane_history_counts_throughput_backlog_and_latency(store: Store) -> None:
     # 1000: m0 sent; 1010: m1, m2 sent; m0 delivered at 1070 (70 s), m1 at 1130 (120 s)
     await store.add_messages([message(0, 1000.0), message(1, 1010.0), message(2, 1010.0)])
+    await store.add_messages([message(3, 990.0), message(4, 1020.0)])
+    await store.mark_refused([message(3, 0).id, message(4, 0).id], "refused: never waits")
     await store.mark_delivered([(message(0, 0).id, "0xd0", 5, 1070.0)])
     await store.mark_delivered([(message(1, 0).id, "0xd1", 6, 1130.0)])
     history = await store.lane_history(A, B, since=1005.0, until=1185.0, bucket=60.0)
@@ -58,6 +60,7 @@ async def test_lane_history_counts_throughput_backlog_and_latency(store: Store) 
     assert [b.delivered for b in history.buckets] == [0, 1, 1, 0]
     assert [b.latency_avg for b in history.buckets] == [None, 70.0, 120.0, None]
     assert history.backlog() == [3, 2, 1, 1]
+    assert (await store.backlog(A, B))[0] == history.backlog()[-1]
     empty = await store.lane_history(B, A, since=1005.0, until=1185.0, bucket=60.0)
     assert empty.backlog() == [0, 0, 0, 0]
 
