@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # finds it, or says in one line how to install it
 FORGE = forge="$$($(PY) -m chains.foundry forge)"
 
-.PHONY: install contracts contracts-check vectors forge-test gas-snapshot gas-check test lint
+.PHONY: install contracts contracts-check vectors forge-test gas-snapshot gas-check test lint console-vendor
 
 install:
 	python3 -m venv $(VENV)
@@ -29,6 +29,9 @@ gas-snapshot:         ## record the gas figures (contracts/.gas-snapshot, contra
 
 gas-check:            ## fail when a gas figure moved by more than 1% (CI)
 	scripts/gas-check
+
+console-vendor:       ## copy uPlot (pinned in package.json) into relayer/console/static/vendor
+	scripts/vendor-console
 
 test:
 	$(PY) -m pytest

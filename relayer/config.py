@@ -302,6 +302,13 @@ class RelayerConfig(_Strict):
     max_attempts: Annotated[int, Field(ge=1, le=10_000)] = 12
     # seconds between updates of the store's gauges (backlog, oldest pending) and balances
     gauge_interval: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # the console and its JSON API (relayer/console): served on the metrics port unless
+    # console_port is set; read-only unless a token is set (here as "env:NAME" or the
+    # token itself, or in STBRIDGE_CONSOLE_TOKEN)
+    console: bool = True
+    console_host: str = "127.0.0.1"
+    console_port: Annotated[int | None, Field(ge=0, le=65535)] = None
+    console_token: str | None = Field(default=None, repr=False)
 
     @field_validator(
         "batch_wait", "poll_interval", "stuck_after", "lease_seconds", "gauge_interval",

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from relayer.chain.health import ChainHealth
 from relayer.chain.rpc import ChainRpc
@@ -43,6 +44,9 @@ from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 from relayer.telemetry.server import TelemetryServer
 
+if TYPE_CHECKING:
+    from relayer.console.server import ConsoleSite
+
 
 @dataclass
 class RelayerParts:
@@ -56,6 +60,13 @@ class RelayerParts:
     confirmers: dict[str, Confirmer] = field(default_factory=dict)
     lanes: dict[tuple[str, str], LaneWorker] = field(default_factory=dict)
     dvp: DvpWatcher | None = None
+
+
+def _url_host(host: str) -> str:
+    """A bind address as a URL host: the wildcard as localhost, IPv6 in brackets."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming it, not binding it
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 class Relayer:
@@ -87,6 +98,8 @@ class Relayer:
         self._start_lock = asyncio.Lock()
         self._dvp_started = False
         self.writer: WriterGuard | None = None  # one relayer per store and key (store/writer.py)
+        self.console_site: ConsoleSite | None = None  # the console on a port of its own
+        self.console_url: str | None = None  # where the console answers, once started
         self.policy = DeliveryPolicy.from_config(config, deployment)
 
     def _make_rpcs(self) -> None:
@@ -271,13 +284,7 @@ class Relayer:
             self._make_rpcs()
             self._make_dvp()
             if self.serve_telemetry:
-                self.telemetry = TelemetryServer(
-                    self.metrics,
-                    self.not_ready,
-                    self.config.relayer.metrics_host,
-                    self.config.relayer.metrics_port,
-                )
-                await self.telemetry.start()
+                await self._serve()
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 group.create_task(self._store_gauges(), name="gauges")
@@ -391,7 +398,38 @@ class Relayer:
             chains=[c.name for c in self.config.chains],
             lanes=[f"{o}->{d}" for o, d in self.parts.lanes],
             metrics_port=self.telemetry.port if self.telemetry else None,
+            console=self.console_url,
         )
+
+    async def _serve(self) -> None:
+        """/metrics and the probes, and the console on the same port or its own."""
+        settings = self.config.relayer
+        console = None
+        if settings.console:
+            from relayer.console.api import ConsoleApi
+            from relayer.console.server import ConsoleServer, resolve_token
+
+            api = ConsoleApi(self.config, self.deployment, self.store, relayer=self)
+            console = ConsoleServer(api, resolve_token(settings.console_token))
+        beside = console is not None and settings.console_port is not None
+        self.telemetry = TelemetryServer(
+            self.metrics,
+            self.not_ready,
+            settings.metrics_host,
+            settings.metrics_port,
+            install=console.install if console is not None and not beside else None,
+        )
+        port = await self.telemetry.start()
+        if console is None:
+            return
+        host = settings.metrics_host
+        if beside:
+            from relayer.console.server import ConsoleSite
+
+            assert settings.console_port is not None
+            self.console_site = ConsoleSite(console, settings.console_host, settings.console_port)
+            host, port = settings.console_host, await self.console_site.start()
+        self.console_url = f"http://{_url_host(host)}:{port}/console/"
 
     async def _sign_and_wake(self, origin: str, signer: CheckpointSigner) -> None:
         """Sign new checkpoints as the origin's indexer moves, and wake its lanes."""
@@ -489,6 +527,9 @@ class Relayer:
 
     async def close(self) -> None:
         """Stop serving and close connections; safe to call twice."""
+        if self.console_site is not None:
+            site, self.console_site = self.console_site, None
+            await site.stop()
         if self.telemetry is not None:
             await self.telemetry.stop()
             self.telemetry = None

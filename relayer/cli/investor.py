@@ -22,6 +22,7 @@ from relayer.actions.session import Session
 from relayer.cli.common import ConfigOption, get_config, parse_address, resolve_key
 from relayer.cli.lines import say
 from relayer.cli.output import JsonOption, emit
+from relayer.console.objects import investor_json, record_json
 from relayer.core.bodies import IdentityRecord
 from relayer.countries import describe
 from relayer.errors import InputError
@@ -232,23 +233,7 @@ def show(
             )
 
 
-def _record_json(record: IdentityRecord) -> dict[str, object]:
-    return {
-        "investor_id": format_investor_id(record.investor_id),
-        "country": record.country,
-        "expires_at": record.expires_at,
-        "revoked": record.revoked,
-        "frozen": record.frozen,
-        "version": record.version,
-    }
+_record_json = record_json  # the API's object (relayer/console/objects.py)
 
 
-def _as_json(view: InvestorView) -> dict[str, object]:
-    return {
-        "wallet": view.wallet,
-        "status": record_status(view.record, view.home_time),
-        "home": {"chain": view.home_chain, **_record_json(view.record)},
-        "mirrors": [
-            {"chain": m.chain, "state": m.state, **_record_json(m.record)} for m in view.mirrors
-        ],
-    }
+_as_json = investor_json

@@ -15,6 +15,7 @@ from rich.table import Table
 from relayer.cli.common import ConfigOption, LogFormatOption, console, get_config, warn
 from relayer.cli.output import JsonOption, emit
 from relayer.config import Config
+from relayer.console.objects import lane_name, message_json
 from relayer.daemon import Relayer
 from relayer.deployment import Deployment, load_deployment
 from relayer.errors import InputError, NotFound
@@ -173,34 +174,8 @@ def _chain_id(config: Config, name: str | None) -> int | None:
     raise InputError(f"no chain named {name!r} (the config's chains: {known})")
 
 
-def _lane(m: MessageRow, names: dict[int, str]) -> str:
-    return f"{names.get(m.origin, m.origin)}->{names.get(m.destination, m.destination)}"
-
-
-def _message_json(m: MessageRow, names: dict[int, str]) -> dict[str, object]:
-    """A message as `messages list|show --json` print it (times in Unix seconds)."""
-    return {
-        "id": m.id_hex,
-        "lane": _lane(m, names),
-        "origin": names.get(m.origin, str(m.origin)),
-        "destination": names.get(m.destination, str(m.destination)),
-        "origin_chain_id": m.origin,
-        "destination_chain_id": m.destination,
-        "nonce": m.nonce,
-        "status": m.status.value,
-        "attempts": m.attempts,
-        "last_error": m.last_error,
-        "next_attempt_at": m.next_attempt_at if m.status == Status.FAILED else None,
-        "dispatched_at": m.dispatched_at,
-        "delivered_at": m.delivered_at,
-        "transactions": {
-            "dispatch": m.dispatch_tx,
-            "dispatch_block": m.dispatch_block,
-            "submitted": m.tx_hash,
-            "delivered": m.deliver_tx,
-            "delivered_block": m.delivered_block,
-        },
-    }
+_lane = lane_name
+_message_json = message_json  # the API's object (relayer/console/objects.py)
 
 
 @messages_app.command("show")
@@ -212,8 +187,10 @@ def show_message(
     async def go(config: Config, store: Store) -> None:
         m = await resolve_message(store, message_id)
         names = {c.chain_id: c.name for c in config.chains}
-        if as_json:
-            emit({**_message_json(m, names), "waiting_for": await _why(config, store, m) or None})
+        if as_json:  # the message and its life, as GET /api/messages/{id} answers
+            from relayer.console.api import message_life
+
+            emit(await message_life(store, m, names, waiting_for=await _why(config, store, m)))
             return
         origin = names.get(m.origin, str(m.origin))
         destination = names.get(m.destination, str(m.destination))

@@ -143,14 +143,20 @@ async def _up(config: Config, log_file: Path) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
     runner = asyncio.create_task(relayer.run())
+    started = asyncio.create_task(relayer.started.wait())
+    await asyncio.wait({runner, started}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    started.cancel()
     recipient = config.accounts.investors[-1].address if config.accounts.investors else "0x…"
+    metrics_port = relayer.telemetry.port if relayer.telemetry else config.relayer.metrics_port
     console.print(
         "relayer running; in another terminal try:\n"
         f"  stbridge bridge send --from {config.home} --to {config.remote_chains[0].name} "
         f"--token {config.tokens[0].symbol} --amount 10 --recipient {recipient}\n"
-        f"metrics: http://{config.relayer.metrics_host}:{config.relayer.metrics_port}/metrics, "
+        + (f"console: {relayer.console_url} (operator), {relayer.console_url}issuer\n"
+           if relayer.console_url else "")
+        + f"metrics: http://{config.relayer.metrics_host}:{metrics_port}/metrics, "
         f"logs: {log_file}; Ctrl-C stops everything"
-    )
+    )  # fmt: skip
     try:
         with Live(Text("starting…"), console=console, refresh_per_second=2) as live:
             while not runner.done():

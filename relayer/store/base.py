@@ -29,6 +29,7 @@ from relayer.store.models import (
     TxRow,
     TxStatus,
 )
+from relayer.store.reads import StoreReads
 from relayer.store.writer import WriterGuard
 
 
@@ -68,7 +69,7 @@ def lease_lost(tx_hash: str, taken: int, total: int, holder: str) -> LeaseLost:
     )
 
 
-class Store(ABC):
+class Store(StoreReads, ABC):
     """Durable relayer state. All methods are coroutines; each is one transaction."""
 
     owner: str

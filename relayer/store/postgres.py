@@ -75,6 +75,9 @@ async def _lock_messages(cur: Cursor, ids: Sequence[bytes]) -> list[tuple[Any, .
 class PostgresStore(PgChainState, PgLockMethods, Store):
     """A Store in a PostgreSQL database, shareable by several relayers."""
 
+    _mark = "%s"
+    _floor = "FLOOR({})"
+
     def __init__(
         self, db: PgConnection, *, owner: str | None, clock: Callable[[], float] = time.time
     ) -> None:
@@ -91,6 +94,9 @@ class PostgresStore(PgChainState, PgLockMethods, Store):
         db = PgConnection(PgTarget(url), application_name=f"stbridge {owner}")
         await db.open()
         return cls(db, owner=owner, clock=clock)
+
+    async def _select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self._fetch(sql, params)
 
     @property
     def where(self) -> str:

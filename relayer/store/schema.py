@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3  # 2: htlc_locks (the DvP watcher); 3: writer_leases (one writer)
+SCHEMA_VERSION = 4  # 2: htlc_locks (the DvP watcher); 3: writer_leases (one writer);
+# 4: messages_delivered (the console's lane history, relayer/store/reads.py)
 
 SCHEMA_SQLITE = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -43,6 +44,9 @@ CREATE INDEX IF NOT EXISTS messages_due ON messages (origin, destination, nonce)
     WHERE status IN ('pending', 'failed');
 CREATE INDEX IF NOT EXISTS messages_ref ON messages (ref) WHERE ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_dispatched ON messages (dispatched_at);
+-- deliveries of a lane by time: the console's throughput and latency charts
+CREATE INDEX IF NOT EXISTS messages_delivered ON messages (origin, destination, delivered_at)
+    WHERE delivered_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS cursors (
     chain_id INTEGER PRIMARY KEY,
     block INTEGER NOT NULL,

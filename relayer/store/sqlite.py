@@ -154,6 +154,9 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from None
 
+    async def _select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._read(sql, params)
+
     async def close(self) -> None:
         with suppress(sqlite3.Error):
             self._db.close()

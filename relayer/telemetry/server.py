@@ -21,7 +21,15 @@ ReadinessProbe = Callable[[], list[str]]
 class TelemetryServer:
     """A small aiohttp server; start() binds, stop() releases (idempotent)."""
 
-    def __init__(self, metrics: Metrics, readiness: ReadinessProbe, host: str, port: int) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        readiness: ReadinessProbe,
+        host: str,
+        port: int,
+        install: Callable[[web.Application], None] | None = None,
+    ) -> None:
+        self.install = install  # more routes on the same port (the console)
         self.metrics = metrics
         self.readiness = readiness
         self.host = host
@@ -33,6 +41,8 @@ class TelemetryServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        if self.install is not None:
+            self.install(app)
         return app
 
     async def start(self) -> int:

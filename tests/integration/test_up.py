@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -71,11 +73,21 @@ def test_up_then_send_from_a_second_terminal(backend: str, tmp_path: Path) -> No
                 break
             time.sleep(1)
         assert ": delivered" in status, status
+        # the console whose URL `up` printed shows the delivery
+        console_url = re.search(r"console: (http://\S+/console/)", out.read_text())
+        assert console_url, out.read_text()
+        api = console_url.group(1).removesuffix("/console/")
+        with urllib.request.urlopen(f"{api}/api/lanes") as response:  # noqa: S310 - ours
+            lanes = {lane["lane"]: lane for lane in json.loads(response.read())["data"]}
+        assert set(lanes) == {"a->b", "b->a"}
+        assert lanes["a->b"]["counts"]["delivered"] >= 1
         balances = subprocess.run(
-            [sys.executable, "-m", "relayer", "balances", "--wallet", recipient, "-c", str(config)],
+            [sys.executable, "-m", "relayer", "balances", "--wallet", recipient, "-c", str(config),
+             "--json"],
             capture_output=True, text=True, env=env, timeout=60, check=False,
         ).stdout  # fmt: skip
-        assert "│ 10 " in balances, balances
+        [acme] = [t for t in json.loads(balances)["data"]["tokens"] if t["symbol"] == "ACME"]
+        assert int(acme["by_chain"]["b"]) == 10 * 10 ** acme["decimals"], balances
         up.send_signal(signal.SIGINT)
         try:
             code = up.wait(60)
