@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,7 @@ from relayer.actions.session import Session
 from relayer.cli.common import ConfigOption, console, err_console, format_amount, get_config
 from relayer.cli.lines import say
 from relayer.cli.output import JsonOption, emit, emit_failed_check
+from relayer.console.objects import audit_json, captable_json
 from relayer.issuer_inputs import format_time, parse_cut
 
 AtBlockOption = Annotated[
@@ -101,50 +102,6 @@ def _print_captable(t: CapTable) -> None:
         say(f"note: {note}", style="dim")
 
 
-def captable_json(t: CapTable) -> dict[str, Any]:
-    """The cap table as JSON; amounts are decimal strings of base units."""
-    return {
-        "token": t.symbol,
-        "decimals": t.decimals,
-        "cut": {"label": t.cut.label, "blocks": t.cut.blocks, "times": t.cut.times},
-        "holders": [
-            {
-                "wallet": h.wallet,
-                "status": h.status,
-                "balances": {c: str(v) for c, v in h.balances.items()},
-                "total": str(h.total),
-            }
-            for h in t.holders
-        ],
-        "holder_count": t.holder_count,
-        "onchain_holder_counts": t.onchain_holder_counts,
-        "custodians": [
-            {"chain": c.chain, "role": c.role, "address": c.address, "balance": str(c.balance)}
-            for c in t.custodians
-        ],
-        "supplies": {c: str(v) for c, v in t.supplies.items()},
-        "lanes": [
-            {
-                "remote": lane.remote,
-                "locked": str(lane.locked),
-                "remote_supply": str(lane.remote_supply),
-                "in_flight": str(lane.in_flight),
-                "in_flight_messages": lane.in_flight_messages,
-                "ok": lane.ok,
-            }
-            for lane in t.escrow.lanes
-        ],
-        "issued": str(t.issued),
-        "held": str(t.held),
-        "in_custody": str(t.in_custody),
-        "in_flight": str(t.in_flight),
-        "escrow_surplus": str(t.escrow.surplus),
-        "reconciled": t.ok,
-        "problems": t.problems,
-        "notes": t.notes,
-    }
-
-
 def audit_command(
     as_json: JsonOption = False,
     at_block: AtBlockOption = None,
@@ -228,56 +185,3 @@ def _print_audit(r: AuditReport) -> None:
     for note in r.notes:
         say(f"note: {note}", style="dim")
     say("[green]audit passed[/green]" if r.ok else "[red]audit failed[/red]")
-
-
-def holding_json(h: Holding, home: str) -> dict[str, Any]:
-    """One listed holding; ``balance`` in base units, ``amount`` in token units."""
-    return {
-        "chain": h.chain,
-        "token": h.token,
-        "wallet": h.wallet,
-        "balance": str(h.balance),
-        "amount": format_amount(h.balance, h.decimals).replace(",", ""),
-        "reasons": h.reasons,
-        "command": h.command(home),
-    }
-
-
-def audit_json(r: AuditReport) -> dict[str, Any]:
-    return {
-        "cut": {"label": r.cut.label, "blocks": r.cut.blocks, "times": r.cut.times},
-        "escrow": [
-            {
-                "token": c.symbol,
-                "escrow": c.escrow,
-                "balance": str(c.balance),
-                "locked": str(c.locked),
-                "lanes": [
-                    {
-                        "remote": lane.remote,
-                        "locked": str(lane.locked),
-                        "remote_supply": str(lane.remote_supply),
-                        "in_flight": str(lane.in_flight),
-                        "ok": lane.ok,
-                    }
-                    for lane in c.lanes
-                ],
-            }
-            for c in r.escrow
-        ],
-        "mirrors": [
-            {
-                "chain": m.chain,
-                "wallets": m.wallets,
-                "in_sync": m.in_sync,
-                "catching_up": m.catching_up,
-                "violations": m.violations,
-            }
-            for m in r.mirrors
-        ],
-        "exceptions": [holding_json(h, r.home) for h in r.exceptions],
-        "frozen": [holding_json(h, r.home) for h in r.frozen],
-        "ok": r.ok,
-        "problems": r.problems,
-        "notes": r.notes,
-    }

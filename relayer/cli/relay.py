@@ -18,9 +18,10 @@ from relayer.config import Config
 from relayer.console.objects import lane_name, message_json
 from relayer.daemon import Relayer
 from relayer.deployment import Deployment, load_deployment
-from relayer.errors import InputError, NotFound
+from relayer.errors import InputError
 from relayer.pipeline.waiting import explain
 from relayer.store import MessageRow, Status, Store, open_store, relayer_owner
+from relayer.store.lookup import resolve_message
 from relayer.store.models import NEVER
 from relayer.telemetry.logging import configure_logging, register_secrets
 
@@ -70,21 +71,6 @@ async def _with_store(
         return await fn(config, store)
     finally:
         await store.close()
-
-
-async def resolve_message(store: Store, text: str) -> MessageRow:
-    """A message by its full id or an unambiguous prefix; NotFound otherwise."""
-    cleaned = text.strip().lower()
-    if not cleaned.removeprefix("0x") or any(
-        c not in "0123456789abcdef" for c in cleaned.removeprefix("0x")
-    ):
-        raise InputError(f"{text!r} is not a message id (0x followed by hex digits)")
-    found = await store.find_message(cleaned)
-    if not found:
-        raise NotFound(f"no message {text} in the store (`stbridge messages list` shows them)")
-    if len(found) > 1:
-        raise InputError(f"{text} matches {len(found)} messages: give more of the id")
-    return found[0]
 
 
 async def _why(config: Config, store: Store, m: MessageRow) -> str:

@@ -21,6 +21,8 @@ from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.config import Config
 from relayer.console.objects import (
+    audit_json,
+    captable_json,
     history_json,
     investor_json,
     lock_json,
@@ -241,7 +243,7 @@ class ConsoleApi:
 
     async def message(self, message_id: str) -> dict[str, Any]:
         """One message's whole life."""
-        from relayer.cli.relay import resolve_message
+        from relayer.store.lookup import resolve_message
 
         m = await resolve_message(self.store, message_id)
         why = await explain(
@@ -304,7 +306,6 @@ class ConsoleApi:
     async def captable(self, token: str | None, at: str | None) -> dict[str, Any]:
         """The cap table across chains (``at``: a date, a time or @unix), reconciled."""
         from relayer.actions.captable import cap_table
-        from relayer.cli.captable import captable_json
 
         symbol = token or self.deployment.tokens[0].symbol
         spec = parse_cut([at] if at else [], [c.name for c in self.config.chains])
@@ -318,7 +319,6 @@ class ConsoleApi:
     async def audit(self) -> dict[str, Any]:
         """The compliance audit: mirrors against the home registry, holdings reviewed."""
         from relayer.actions.audit import audit
-        from relayer.cli.captable import audit_json
 
         async def read() -> dict[str, Any]:
             async with Session(self.config, self.deployment) as session:

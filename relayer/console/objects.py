@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from relayer.actions.audit import AuditReport
+from relayer.actions.captable import CapTable
+from relayer.actions.holdings_review import Holding
 from relayer.actions.investors import InvestorView, record_status
 from relayer.core.bodies import IdentityRecord
-from relayer.issuer_inputs import format_investor_id
+from relayer.issuer_inputs import format_amount, format_investor_id
 from relayer.store import HtlcLock, MessageRow, Status, TxRow
 from relayer.store.reads import CheckpointCover, LaneHistory
 
@@ -154,4 +157,101 @@ def investor_json(view: InvestorView) -> dict[str, Any]:
         "mirrors": [
             {"chain": m.chain, "state": m.state, **record_json(m.record)} for m in view.mirrors
         ],
+    }
+
+
+def captable_json(t: CapTable) -> dict[str, Any]:
+    """The cap table as JSON; amounts are decimal strings of base units."""
+    return {
+        "token": t.symbol,
+        "decimals": t.decimals,
+        "cut": {"label": t.cut.label, "blocks": t.cut.blocks, "times": t.cut.times},
+        "holders": [
+            {
+                "wallet": h.wallet,
+                "status": h.status,
+                "balances": {c: str(v) for c, v in h.balances.items()},
+                "total": str(h.total),
+            }
+            for h in t.holders
+        ],
+        "holder_count": t.holder_count,
+        "onchain_holder_counts": t.onchain_holder_counts,
+        "custodians": [
+            {"chain": c.chain, "role": c.role, "address": c.address, "balance": str(c.balance)}
+            for c in t.custodians
+        ],
+        "supplies": {c: str(v) for c, v in t.supplies.items()},
+        "lanes": [
+            {
+                "remote": lane.remote,
+                "locked": str(lane.locked),
+                "remote_supply": str(lane.remote_supply),
+                "in_flight": str(lane.in_flight),
+                "in_flight_messages": lane.in_flight_messages,
+                "ok": lane.ok,
+            }
+            for lane in t.escrow.lanes
+        ],
+        "issued": str(t.issued),
+        "held": str(t.held),
+        "in_custody": str(t.in_custody),
+        "in_flight": str(t.in_flight),
+        "escrow_surplus": str(t.escrow.surplus),
+        "reconciled": t.ok,
+        "problems": t.problems,
+        "notes": t.notes,
+    }
+
+
+def audit_json(r: AuditReport) -> dict[str, Any]:
+    return {
+        "cut": {"label": r.cut.label, "blocks": r.cut.blocks, "times": r.cut.times},
+        "escrow": [
+            {
+                "token": c.symbol,
+                "escrow": c.escrow,
+                "balance": str(c.balance),
+                "locked": str(c.locked),
+                "lanes": [
+                    {
+                        "remote": lane.remote,
+                        "locked": str(lane.locked),
+                        "remote_supply": str(lane.remote_supply),
+                        "in_flight": str(lane.in_flight),
+                        "ok": lane.ok,
+                    }
+                    for lane in c.lanes
+                ],
+            }
+            for c in r.escrow
+        ],
+        "mirrors": [
+            {
+                "chain": m.chain,
+                "wallets": m.wallets,
+                "in_sync": m.in_sync,
+                "catching_up": m.catching_up,
+                "violations": m.violations,
+            }
+            for m in r.mirrors
+        ],
+        "exceptions": [holding_json(h, r.home) for h in r.exceptions],
+        "frozen": [holding_json(h, r.home) for h in r.frozen],
+        "ok": r.ok,
+        "problems": r.problems,
+        "notes": r.notes,
+    }
+
+
+def holding_json(h: Holding, home: str) -> dict[str, Any]:
+    """One listed holding; ``balance`` in base units, ``amount`` in token units."""
+    return {
+        "chain": h.chain,
+        "token": h.token,
+        "wallet": h.wallet,
+        "balance": str(h.balance),
+        "amount": format_amount(h.balance, h.decimals).replace(",", ""),
+        "reasons": h.reasons,
+        "command": h.command(home),
     }

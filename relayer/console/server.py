@@ -222,7 +222,7 @@ class ConsoleServer:
         return handler
 
     async def _retry(self, request: web.Request) -> Any:
-        from relayer.cli.relay import resolve_message
+        from relayer.store.lookup import resolve_message
 
         m = await resolve_message(self.api.store, request.match_info["id"])
         if m.status in (Status.DELIVERED, Status.SUBMITTED, Status.IGNORED):
