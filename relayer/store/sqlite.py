@@ -104,10 +104,9 @@ class SqliteConnection(Connection):
 
     async def run(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         async with self._lock:
-            await self.call(lambda db: db.execute("BEGIN IMMEDIATE"))
             try:
                 result = await work(SqliteTx(self))
-                await self.call(lambda db: db.execute("COMMIT"))
+                await self.call(_commit)
             except BaseException:
                 # queued behind whatever statement is still running, before any next BEGIN
                 await self.call(_rollback)
@@ -124,23 +123,39 @@ class SqliteConnection(Connection):
         self._worker.shutdown(wait=False)
 
 
+def _commit(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        db.execute("COMMIT")
+
+
 def _rollback(db: sqlite3.Connection) -> None:
     if db.in_transaction:
         db.execute("ROLLBACK")
 
 
 class SqliteTx(Tx):
+    """A transaction that begins (``BEGIN IMMEDIATE``) with its first statement, in the
+    same trip to the worker thread."""
+
     def __init__(self, conn: SqliteConnection) -> None:
         self.conn = conn
 
+    async def _step(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def step(db: sqlite3.Connection) -> T:
+            if not db.in_transaction:
+                db.execute("BEGIN IMMEDIATE")
+            return work(db)
+
+        return await self.conn.call(step)
+
     async def execute(self, sql: str, params: Params = ()) -> int:
-        return await self.conn.call(lambda db: db.execute(sql, params).rowcount)
+        return await self._step(lambda db: db.execute(sql, params).rowcount)
 
     async def executemany(self, sql: str, rows: Any) -> None:
-        await self.conn.call(lambda db: db.executemany(sql, rows))
+        await self._step(lambda db: db.executemany(sql, rows))
 
     async def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        return await self.conn.call(lambda db: db.execute(sql, params).fetchall())
+        return await self._step(lambda db: db.execute(sql, params).fetchall())
 
 
 class SqliteStore(SqlStore):
