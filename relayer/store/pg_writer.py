@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from relayer.store.pg_connection import Cursor, PgConnection
+from relayer.store.sql import Connection, Tx
 from relayer.store.writer import LeaseWriterGuard, WriterInfo
 
 
@@ -14,7 +14,7 @@ class PgWriterLease(LeaseWriterGuard):
 
     def __init__(
         self,
-        db: PgConnection,
+        db: Connection,
         relayer: str,
         lease_seconds: float,
         clock: Callable[[], float] = time.time,
@@ -26,22 +26,22 @@ class PgWriterLease(LeaseWriterGuard):
     async def _take(self) -> WriterInfo | None:
         me = self.info
 
-        async def take(cur: Cursor) -> WriterInfo | None:
+        async def take(tx: Tx) -> WriterInfo | None:
             # takers of one key queue here, so two starting at once cannot both win
-            await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.relayer,))
-            await cur.execute(
-                "SELECT holder, host, pid, since, heartbeat FROM writer_leases WHERE relayer = %s",
+            await tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (self.relayer,))
+            rows = await tx.fetch(
+                "SELECT holder, host, pid, since, heartbeat FROM writer_leases WHERE relayer = ?",
                 (self.relayer,),
             )
-            row = await cur.fetchone()
+            row = rows[0] if rows else None
             now = self._clock()
             if row is not None and row[0] != me.holder:
                 other = WriterInfo(str(row[0]), str(row[1]), int(row[2]), float(row[3]))
                 if float(row[4]) > now - self.lease_seconds and not other.gone():
                     return other
-            await cur.execute(
+            await tx.execute(
                 "INSERT INTO writer_leases (relayer, holder, host, pid, since, heartbeat) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (relayer) DO UPDATE SET "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (relayer) DO UPDATE SET "
                 "holder = excluded.holder, host = excluded.host, pid = excluded.pid, "
                 "since = excluded.since, heartbeat = excluded.heartbeat",
                 (self.relayer, me.holder, me.host, me.pid, me.since, now),
@@ -51,20 +51,18 @@ class PgWriterLease(LeaseWriterGuard):
         return await self.db.run(take)
 
     async def _renew(self) -> bool:
-        async def renew(cur: Cursor) -> bool:
-            await cur.execute(
-                "UPDATE writer_leases SET heartbeat = %s WHERE relayer = %s AND holder = %s",
+        changed = await self.db.run(
+            lambda tx: tx.execute(
+                "UPDATE writer_leases SET heartbeat = ? WHERE relayer = ? AND holder = ?",
                 (self._clock(), self.relayer, self.info.holder),
             )
-            return cur.rowcount == 1
-
-        return await self.db.run(renew)
+        )
+        return changed == 1
 
     async def release(self) -> None:
-        async def drop(cur: Cursor) -> None:
-            await cur.execute(
-                "DELETE FROM writer_leases WHERE relayer = %s AND holder = %s",
+        await self.db.run(
+            lambda tx: tx.execute(
+                "DELETE FROM writer_leases WHERE relayer = ? AND holder = ?",
                 (self.relayer, self.info.holder),
             )
-
-        await self.db.run(drop)
+        )

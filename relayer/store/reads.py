@@ -62,10 +62,14 @@ class CheckpointCover:
 
 
 class StoreReads:
-    """Mixed into both stores; ``_mark``, ``_floor`` and ``_select`` are the dialect."""
+    """Mixed into the store; ``_select`` runs a query written with ``?`` placeholders, and
+    ``_floor`` is how the database takes a number's integer part."""
 
-    _mark: str = "?"
-    _floor: str = "CAST({} AS INTEGER)"
+    _mark: str = "?"  # the store's connection puts its own placeholder in
+
+    @property
+    def _floor(self) -> str:
+        return "CAST({} AS INTEGER)"
 
     @abstractmethod
     async def _select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...

@@ -1,11 +1,21 @@
-"""The store's tables (SQLite dialect; the PostgreSQL store adapts the types)."""
+"""The store's tables, one schema for both databases (``render`` adapts the types).
+
+A version row in ``meta`` says which schema a database holds. Opening a store brings
+an older one up to date: every statement is ``IF NOT EXISTS``, so running the schema
+again adds the new tables and keeps the rows.
+"""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from relayer.errors import StoreError
 
 SCHEMA_VERSION = 4  # 2: htlc_locks (the DvP watcher); 3: writer_leases (one writer);
 # 4: messages_delivered (the console's lane history, relayer/store/reads.py)
 
-SCHEMA_SQLITE = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -146,3 +156,30 @@ CREATE TABLE IF NOT EXISTS writer_leases (
     heartbeat REAL NOT NULL
 )
 """
+SCHEMA_SQLITE = SCHEMA  # the schema is written in SQLite's types
+
+VERSION_SQL = "SELECT value FROM meta WHERE key = 'schema_version'"
+SET_VERSION_SQL = (
+    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def render(types: Mapping[str, str]) -> list[str]:
+    """The schema's statements with a database's column types (``BLOB`` -> ``BYTEA``)."""
+    text = SCHEMA
+    if types:
+        pattern = r"\b(" + "|".join(map(re.escape, types)) + r")\b"
+        text = re.sub(pattern, lambda m: types[m.group(1)], text)
+    return [statement.strip() for statement in text.split(";") if statement.strip()]
+
+
+def outdated(version: int | None, where: str) -> bool:
+    """Whether a store at schema ``version`` (None: new) needs the schema run; StoreError
+    for a store a newer stbridge wrote."""
+    if version is not None and version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store {where} was written by a newer stbridge "
+            f"(schema {version}, this one knows {SCHEMA_VERSION}): upgrade stbridge"
+        )
+    return version != SCHEMA_VERSION

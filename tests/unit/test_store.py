@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -346,3 +348,39 @@ async def test_postponed_messages_wait_without_an_attempt(store: Store) -> None:
     row = await store.message(new_message(0).id)
     assert row is not None and row.attempts == 0 and row.last_error == "sender spent its gas budget"
     assert len(await store.claim(65001, 65002, max_nonce=9, now=5000.0, limit=9, lease_seconds=9))
+
+
+async def test_a_cli_holding_the_file_does_not_freeze_the_loop(tmp_path: Path) -> None:
+    """Another process in a write transaction on the file (a CLI's ``messages retry``)
+    makes the store's write wait for it, on the store's own thread: the relayer's other
+    tasks keep running all the while (they once froze for up to busy_timeout, 10 s)."""
+    path = tmp_path / "r.db"
+    store = SqliteStore(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        write = asyncio.create_task(store.set_state("k", "v"))
+        await asyncio.sleep(0)  # the write starts waiting for the file
+        start = ticks
+        for _ in range(2000):  # up to 10 s on an idle machine, far more when it is busy
+            if ticks >= start + 50 or write.done():
+                break
+            await asyncio.sleep(0.005)
+        assert not write.done(), "the write did not wait for the other connection's lock"
+        assert ticks >= start + 50  # the loop ran on while the write waited
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 30)
+        assert await store.get_state("k") == "v"
+    finally:
+        ticker.cancel()
+        other.close()
+        await store.close()
