@@ -15,10 +15,10 @@ from rich.table import Table
 from relayer.cli.common import ConfigOption, LogFormatOption, console, get_config, warn
 from relayer.cli.output import JsonOption, emit
 from relayer.config import Config
-from relayer.daemon import Relayer
-from relayer.deployment import Deployment, load_deployment
+from relayer.daemon.relayer import Relayer
+from relayer.daemon.waiting import explain
+from relayer.deployment.record import Deployment, load_deployment
 from relayer.errors import InputError, NotFound
-from relayer.pipeline.waiting import explain
 from relayer.store import MessageRow, Status, Store, open_store, relayer_owner
 from relayer.store.models import NEVER
 from relayer.telemetry.logging import configure_logging, register_secrets
@@ -87,7 +87,7 @@ async def resolve_message(store: Store, text: str) -> MessageRow:
 
 
 async def _why(config: Config, store: Store, m: MessageRow) -> str:
-    """What the message waits for (relayer.pipeline.waiting.explain)."""
+    """What the message waits for (relayer.daemon.waiting.explain)."""
     return await explain(
         store,
         m,
@@ -295,7 +295,7 @@ def validator(
 ) -> None:
     """Run one validator apart: index every origin, sign checkpoints, serve them over HTTP."""
     from relayer.cli.common import resolve_key
-    from relayer.validator_service import ValidatorService
+    from relayer.daemon.standalone_validator import ValidatorService
 
     config = get_config(config_path)
     configure_logging(log_format, "info")
