@@ -35,11 +35,11 @@ from pathlib import Path
 
 from bench.harness import Lab, build_lab, describe_machine, percentile, write_report
 from chains import devnet
-from relayer.actions.investors import add_investor, flag_investor
-from relayer.actions.session import Session
 from relayer.config import PrivateKey
 from relayer.core.hashing import keccak256
-from relayer.daemon import Relayer
+from relayer.daemon.relayer import Relayer
+from relayer.deployment.session import Session
+from relayer.issuer.investors import add_investor, flag_investor
 from relayer.store import open_store, relayer_owner
 from relayer.telemetry.logging import configure_logging
 

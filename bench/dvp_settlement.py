@@ -37,8 +37,8 @@ from chains import devnet
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Sent, Wallet
-from relayer.core.dvp import hashlock_of
-from relayer.daemon import Relayer
+from relayer.daemon.relayer import Relayer
+from relayer.dvp.protocol import hashlock_of
 from relayer.store import open_store, relayer_owner
 from relayer.telemetry.logging import configure_logging
 

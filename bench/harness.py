@@ -25,14 +25,14 @@ from eth_account import Account
 
 from chains import devnet
 from chains.processes import free_port
-from relayer.actions.onboard import onboard_devnet
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.chain.wallet import Wallet
 from relayer.config import Config, PrivateKey, parse_config
 from relayer.core.hashing import keccak256
-from relayer.deploy import deploy
-from relayer.deployment import Deployment
+from relayer.deployment.deployer import deploy
+from relayer.deployment.record import Deployment
+from relayer.deployment.session import Session
+from relayer.issuer.onboard import onboard_devnet
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "bench" / "reports"

@@ -48,7 +48,7 @@ from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Sent, Wallet
 from relayer.config import parse_config
-from relayer.daemon import Relayer
+from relayer.daemon.relayer import Relayer
 from relayer.store import Status, open_store, relayer_owner
 from relayer.telemetry.logging import configure_logging
 from tests.fixtures.stranger.support import stranger

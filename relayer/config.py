@@ -355,7 +355,7 @@ class PaymentTokenConfig(_Strict):
 
 class DvpConfig(_Strict):
     """Cross-chain DvP: the time the trader tools demand (docs/dvp.md). Unset: derived
-    from the two chains of a trade (relayer.core.dvp.default_margin, default_min_window)."""
+    from the two chains of a trade (relayer.dvp.protocol.default_margin, default_min_window)."""
 
     margin_seconds: Annotated[int | None, Field(ge=1)] = None  # T_B - T_A at least
     min_window_seconds: Annotated[int | None, Field(ge=1)] = None  # an asset expiry ahead of now

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from relayer.actions.bridge import balances, send_transfer, transfer_status
-from relayer.actions.session import Session
+from relayer.bridge.actions import balances, send_transfer, transfer_status
 from relayer.cli.common import (
     ConfigOption,
     console,
@@ -21,7 +20,8 @@ from relayer.cli.common import (
     resolve_key,
 )
 from relayer.cli.output import JsonOption, emit
-from relayer.issuer_inputs import scale_amount
+from relayer.deployment.session import Session
+from relayer.inputs import scale_amount
 
 app = typer.Typer(help="Move security tokens between chains.", no_args_is_help=True)
 

@@ -9,15 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from relayer.actions.audit import AuditReport, audit
-from relayer.actions.captable import CapTable, cap_table
-from relayer.actions.holdings_review import Holding
-from relayer.actions.session import Session
 from relayer.cli.common import ConfigOption, console, err_console, format_amount, get_config
 from relayer.cli.lines import say
 from relayer.cli.output import JsonOption, emit, emit_failed_check
 from relayer.console.objects import audit_json, captable_json
-from relayer.issuer_inputs import format_time, parse_cut
+from relayer.deployment.session import Session
+from relayer.inputs import format_time, parse_cut
+from relayer.issuer.audit import AuditReport, audit
+from relayer.issuer.captable import CapTable, cap_table
+from relayer.issuer.holdings_review import Holding
 
 AtBlockOption = Annotated[
     list[str] | None,

@@ -10,11 +10,11 @@ from rich.console import Console
 
 from relayer.config import Config, PrivateKey, load_config
 
-# one parser per kind of value, shared with the actions (relayer/issuer_inputs.py)
-from relayer.issuer_inputs import format_amount as format_amount
-from relayer.issuer_inputs import parse_address as parse_address
-from relayer.issuer_inputs import parse_amount as parse_amount
-from relayer.issuer_inputs import parse_decimal as parse_decimal
+# one parser per kind of value, shared with the actions (relayer/inputs.py)
+from relayer.inputs import format_amount as format_amount
+from relayer.inputs import parse_address as parse_address
+from relayer.inputs import parse_amount as parse_amount
+from relayer.inputs import parse_decimal as parse_decimal
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

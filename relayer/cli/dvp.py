@@ -17,23 +17,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from relayer.actions.dvp import (
-    LegLock,
-    accept_offer,
-    claim_asset,
-    lock_asset,
-    make_offer,
-    refund_legs,
-)
-from relayer.actions.dvp_files import all_records, resolve, secret_path
-from relayer.actions.dvp_status import (
-    LegState,
-    TradeStatus,
-    show_units,
-    trade_status,
-    trade_status_json,
-)
-from relayer.actions.session import Session
 from relayer.cli.common import (
     ConfigOption,
     console,
@@ -45,7 +28,24 @@ from relayer.cli.common import (
     resolve_key,
 )
 from relayer.cli.output import JsonOption, emit, emit_failed_check
-from relayer.core.dvp import Leg, Offer
+from relayer.deployment.session import Session
+from relayer.dvp.actions import (
+    LegLock,
+    accept_offer,
+    claim_asset,
+    lock_asset,
+    make_offer,
+    refund_legs,
+)
+from relayer.dvp.files import all_records, resolve, secret_path
+from relayer.dvp.protocol import Leg, Offer
+from relayer.dvp.status import (
+    LegState,
+    TradeStatus,
+    show_units,
+    trade_status,
+    trade_status_json,
+)
 from relayer.errors import InputError
 
 app = typer.Typer(

@@ -8,7 +8,23 @@ from typing import Annotated
 
 import typer
 
-from relayer.actions.investors import (
+from relayer.cli.common import ConfigOption, get_config, parse_address, resolve_key
+from relayer.cli.lines import say
+from relayer.cli.output import JsonOption, emit
+from relayer.console.objects import investor_json, record_json
+from relayer.core.bodies import IdentityRecord
+from relayer.countries import describe
+from relayer.deployment.session import Session
+from relayer.errors import InputError
+from relayer.inputs import (
+    format_expiry,
+    format_investor_id,
+    format_time,
+    parse_country,
+    parse_expiry,
+    parse_investor_id,
+)
+from relayer.issuer.investors import (
     InvestorView,
     RegistryChange,
     add_investor,
@@ -17,22 +33,6 @@ from relayer.actions.investors import (
     resync_investors,
     show_investor,
     update_investor,
-)
-from relayer.actions.session import Session
-from relayer.cli.common import ConfigOption, get_config, parse_address, resolve_key
-from relayer.cli.lines import say
-from relayer.cli.output import JsonOption, emit
-from relayer.console.objects import investor_json, record_json
-from relayer.core.bodies import IdentityRecord
-from relayer.countries import describe
-from relayer.errors import InputError
-from relayer.issuer_inputs import (
-    format_expiry,
-    format_investor_id,
-    format_time,
-    parse_country,
-    parse_expiry,
-    parse_investor_id,
 )
 
 app = typer.Typer(

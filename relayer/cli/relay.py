@@ -16,10 +16,11 @@ from relayer.cli.common import ConfigOption, LogFormatOption, console, get_confi
 from relayer.cli.output import JsonOption, emit
 from relayer.config import Config
 from relayer.console.objects import lane_name, message_json
-from relayer.daemon import Relayer
-from relayer.deployment import Deployment, load_deployment
+from relayer.console.server import console_routes
+from relayer.daemon.relayer import Relayer
+from relayer.daemon.waiting import explain
+from relayer.deployment.record import Deployment, load_deployment
 from relayer.errors import InputError
-from relayer.pipeline.waiting import explain
 from relayer.store import MessageRow, Status, Store, open_store, relayer_owner
 from relayer.store.lookup import resolve_message
 from relayer.store.models import NEVER
@@ -48,7 +49,7 @@ async def _run(config: Config, deployment: Deployment) -> None:
     store = await open_store(
         config.relayer.store, owner=relayer_owner(config.accounts.relayer.address)
     )
-    relayer = Relayer(config, deployment, store)
+    relayer = Relayer(config, deployment, store, console=console_routes)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     assert task is not None
@@ -74,7 +75,7 @@ async def _with_store(
 
 
 async def _why(config: Config, store: Store, m: MessageRow) -> str:
-    """What the message waits for (relayer.pipeline.waiting.explain)."""
+    """What the message waits for (relayer.daemon.waiting.explain)."""
     return await explain(
         store,
         m,
@@ -258,7 +259,7 @@ def validator(
 ) -> None:
     """Run one validator apart: index every origin, sign checkpoints, serve them over HTTP."""
     from relayer.cli.common import resolve_key
-    from relayer.validator_service import ValidatorService
+    from relayer.daemon.standalone_validator import ValidatorService
 
     config = get_config(config_path)
     configure_logging(log_format, "info")

@@ -15,16 +15,17 @@ from rich.text import Text
 
 from chains import devnet
 from chains.processes import rpc_call
-from relayer.actions.onboard import onboard_devnet
-from relayer.actions.session import Session
 from relayer.cli.common import ConfigOption, console, get_config
 from relayer.cli.devnet import _backend, print_state
 from relayer.cli.output import JsonOption, emit
 from relayer.config import Config
-from relayer.daemon import Relayer
-from relayer.deploy import deploy as run_deploy
-from relayer.deploy import describe
+from relayer.console.server import console_routes
+from relayer.daemon.relayer import Relayer
+from relayer.deployment.deployer import deploy as run_deploy
+from relayer.deployment.deployer import describe
+from relayer.deployment.session import Session
 from relayer.errors import ChainError
+from relayer.issuer.onboard import onboard_devnet
 from relayer.store import Status, Store, open_store, relayer_owner
 from relayer.telemetry.logging import configure_logging, register_secrets
 
@@ -136,7 +137,7 @@ async def _up(config: Config, log_file: Path) -> None:
     store = await open_store(
         config.relayer.store, owner=relayer_owner(config.accounts.relayer.address)
     )
-    relayer = Relayer(config, report.deployment, store)
+    relayer = Relayer(config, report.deployment, store, console=console_routes)
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()

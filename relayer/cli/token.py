@@ -11,9 +11,6 @@ from typing import Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from relayer.actions import token_admin
-from relayer.actions.session import Session
-from relayer.actions.token_admin import ChainTx, RuleChanges, RulesView
 from relayer.cli.common import (
     ConfigOption,
     console,
@@ -27,14 +24,17 @@ from relayer.cli.lines import say
 from relayer.cli.output import JsonOption, emit
 from relayer.config import Config, PrivateKey
 from relayer.countries import by_numeric
+from relayer.deployment.session import Session
 from relayer.errors import InputError
-from relayer.issuer_inputs import (
+from relayer.inputs import (
     format_expiry,
     parse_countries,
     parse_lockup,
     parse_optional_limit,
     scale_amount,
 )
+from relayer.issuer import token_admin
+from relayer.issuer.token_admin import ChainTx, RuleChanges, RulesView
 
 app = typer.Typer(help="The issuer agent's token commands.", no_args_is_help=True)
 rules_app = typer.Typer(help="Show or set the token's compliance rules.", no_args_is_help=True)

@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils.address import to_checksum_address
 
-from relayer.actions.chainread import logs, topic
-from relayer.actions.investors import compare_copy, read_record, record_status, show_investor
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.config import Config
 from relayer.console.objects import (
@@ -32,14 +29,17 @@ from relayer.console.objects import (
 )
 from relayer.core.bodies import BodyError, IdentityRecord, decode_body
 from relayer.core.message import decode_message
-from relayer.deployment import Deployment
+from relayer.daemon.waiting import explain
+from relayer.deployment.chainread import logs, topic
+from relayer.deployment.record import Deployment
+from relayer.deployment.session import Session
 from relayer.errors import ChainError, InputError, NotFound
-from relayer.issuer_inputs import parse_address, parse_cut
-from relayer.pipeline.waiting import explain
+from relayer.inputs import parse_address, parse_cut
+from relayer.issuer.investors import compare_copy, read_record, record_status, show_investor
 from relayer.store import LockState, MessageRow, Status, Store
 
 if TYPE_CHECKING:
-    from relayer.daemon import Relayer
+    from relayer.daemon.relayer import Relayer
 
 WINDOWS = {"15m": (900.0, 15.0), "hour": (3600.0, 60.0), "day": (86400.0, 1800.0)}
 """Chart windows: (span, bucket) in seconds."""
@@ -305,7 +305,7 @@ class ConsoleApi:
 
     async def captable(self, token: str | None, at: str | None) -> dict[str, Any]:
         """The cap table across chains (``at``: a date, a time or @unix), reconciled."""
-        from relayer.actions.captable import cap_table
+        from relayer.issuer.captable import cap_table
 
         symbol = token or self.deployment.tokens[0].symbol
         spec = parse_cut([at] if at else [], [c.name for c in self.config.chains])
@@ -318,7 +318,7 @@ class ConsoleApi:
 
     async def audit(self) -> dict[str, Any]:
         """The compliance audit: mirrors against the home registry, holdings reviewed."""
-        from relayer.actions.audit import audit
+        from relayer.issuer.audit import audit
 
         async def read() -> dict[str, Any]:
             async with Session(self.config, self.deployment) as session:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from relayer.actions.audit import AuditReport
-from relayer.actions.captable import CapTable
-from relayer.actions.holdings_review import Holding
-from relayer.actions.investors import InvestorView, record_status
 from relayer.core.bodies import IdentityRecord
-from relayer.issuer_inputs import format_amount, format_investor_id
+from relayer.inputs import format_amount, format_investor_id
+from relayer.issuer.audit import AuditReport
+from relayer.issuer.captable import CapTable
+from relayer.issuer.holdings_review import Holding
+from relayer.issuer.investors import InvestorView, record_status
 from relayer.store import HtlcLock, MessageRow, Status, TxRow
 from relayer.store.reads import CheckpointCover, LaneHistory
 

@@ -21,13 +21,17 @@ import secrets
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from relayer.console.api import SECTIONS, ConsoleApi
 from relayer.errors import ChainError, ConfigError, InputError, NotFound, StbridgeError
 from relayer.store import Status
+from relayer.telemetry.server import RouteSite
+
+if TYPE_CHECKING:
+    from relayer.daemon.relayer import Relayer
 
 TOKEN_ENV = "STBRIDGE_CONSOLE_TOKEN"  # noqa: S105 - the variable's name
 MIN_TOKEN_LENGTH = 16
@@ -232,9 +236,9 @@ class ConsoleServer:
         return {"id": m.id_hex, "retrying": True}
 
     async def _resync(self, request: web.Request) -> Any:
-        from relayer.actions.investors import resync_investors
-        from relayer.actions.session import Session
-        from relayer.issuer_inputs import parse_address
+        from relayer.deployment.session import Session
+        from relayer.inputs import parse_address
+        from relayer.issuer.investors import resync_investors
 
         wallet = parse_address(request.match_info["wallet"], "wallet")
         config = self.api.config
@@ -244,34 +248,18 @@ class ConsoleServer:
         return {"wallet": wallet, "tx": tx, "messages": [{"chain": c, "id": i} for c, i in sent]}
 
 
-class ConsoleSite:
+class ConsoleSite(RouteSite):
     """The console on a port of its own (``relayer.console_port``)."""
 
     def __init__(self, console: ConsoleServer, host: str, port: int) -> None:
-        self.console, self.host, self.port = console, host, port
-        self._runner: web.AppRunner | None = None
+        super().__init__(
+            console.install, host, port, what="the console", setting="relayer.console_port"
+        )
+        self.console = console
 
-    async def start(self) -> int:
-        app = web.Application()
-        self.console.install(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=2.0)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise StbridgeError(
-                f"cannot serve the console on {self.host}:{self.port} ({exc.strerror}): "
-                "set relayer.console_port to a free port (0 picks one)"
-            ) from None
-        self._runner = runner
-        sockets = getattr(getattr(site, "_server", None), "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
-        return self.port
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
+def console_routes(relayer: Relayer) -> Callable[[web.Application], None]:
+    """What the relayer mounts for its console (``Relayer(console=console_routes)``): the
+    API over its config, deployment, store and running parts, and the pages."""
+    api = ConsoleApi(relayer.config, relayer.deployment, relayer.store, relayer=relayer)
+    return ConsoleServer(api, resolve_token(relayer.config.relayer.console_token)).install

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from relayer.errors import StbridgeError
 from relayer.telemetry.metrics import Metrics
 
 ReadinessProbe = Callable[[], list[str]]
@@ -54,8 +55,6 @@ class TelemetryServer:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            from relayer.errors import StbridgeError
-
             raise StbridgeError(
                 f"cannot serve metrics on {self.host}:{self.port} ({exc.strerror}): "
                 "set relayer.metrics_port to a free port (0 picks one)"
@@ -83,3 +82,45 @@ class TelemetryServer:
         if reasons:
             return web.Response(status=503, text="\n".join(reasons) + "\n")
         return web.Response(text="ready\n")
+
+
+class RouteSite:
+    """More routes (``install``) on a port of their own, e.g. the console's."""
+
+    def __init__(
+        self,
+        install: Callable[[web.Application], None],
+        host: str,
+        port: int,
+        *,
+        what: str = "the routes",
+        setting: str = "the port",
+    ) -> None:
+        self.install, self.host, self.port = install, host, port
+        self.what, self.setting = what, setting
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> int:
+        app = web.Application()
+        self.install(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=2.0)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise StbridgeError(
+                f"cannot serve {self.what} on {self.host}:{self.port} ({exc.strerror}): "
+                f"set {self.setting} to a free port (0 picks one)"
+            ) from None
+        self._runner = runner
+        sockets = getattr(getattr(site, "_server", None), "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()

@@ -16,10 +16,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from relayer.actions.chainread import logs
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.core.bodies import IdentityRecord
+from relayer.deployment.chainread import logs
+from relayer.deployment.session import Session
 
 ZERO = "0x" + "00" * 20
 

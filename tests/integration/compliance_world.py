@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from relayer.actions import token_admin
-from relayer.actions.investors import add_investor, read_record
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.cli import common, main
 from relayer.config import PrivateKey
 from relayer.core.bodies import IdentityRecord
 from relayer.core.hashing import keccak256
+from relayer.deployment.session import Session
+from relayer.issuer import token_admin
+from relayer.issuer.investors import add_investor, read_record
 from tests.integration.system import System
 
 ETHER = 10**18

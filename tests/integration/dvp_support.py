@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from relayer.actions.dvp import LegLock, accept_offer, lock_asset, make_offer
-from relayer.actions.dvp_files import TradeRecord
-from relayer.actions.onboard import DEVNET_COUNTRY
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.config import Config, PrivateKey, parse_config
-from relayer.core.dvp import Offer
 from relayer.core.hashing import keccak256
+from relayer.deployment.session import Session
+from relayer.dvp.actions import LegLock, accept_offer, lock_asset, make_offer
+from relayer.dvp.files import TradeRecord
+from relayer.dvp.protocol import Offer
+from relayer.issuer.onboard import DEVNET_COUNTRY
 from tests.integration.system import Chains, System
 
 ACME = 10**18

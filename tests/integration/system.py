@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from chains import devnet
-from relayer.actions.onboard import onboard_devnet
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Sent, Wallet
 from relayer.config import Config, PrivateKey, parse_config
-from relayer.daemon import Relayer
-from relayer.deploy import deploy
-from relayer.deployment import Deployment
+from relayer.console.server import console_routes
+from relayer.daemon.relayer import Relayer
+from relayer.deployment.deployer import deploy
+from relayer.deployment.record import Deployment
+from relayer.deployment.session import Session
+from relayer.issuer.onboard import onboard_devnet
 from relayer.store import Store, open_store, relayer_owner
 from tests.helpers import devnet_raw, write_config
 
@@ -102,7 +103,7 @@ async def running_relayer(
     store = await open_store(
         config.relayer.store, owner=relayer_owner(config.accounts.relayer.address)
     )
-    relay = Relayer(config, system.deployment, store)
+    relay = Relayer(config, system.deployment, store, console=console_routes)
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.wait_for(relay.started.wait(), 30)

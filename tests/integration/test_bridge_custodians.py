@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from relayer.actions.session import Session
 from relayer.chain import contracts
-from relayer.deploy import deploy
+from relayer.deployment.deployer import deploy
+from relayer.deployment.session import Session
 from relayer.errors import TransactionReverted
 from tests.integration.system import System
 

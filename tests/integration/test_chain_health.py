@@ -24,11 +24,11 @@ import pytest
 from chains import devnet
 from chains.anvil import find_anvil
 from chains.processes import free_port
-from relayer.actions.onboard import onboard_devnet
-from relayer.actions.session import Session
 from relayer.config import parse_config, public_url
-from relayer.daemon import Relayer
-from relayer.deploy import deploy
+from relayer.daemon.relayer import Relayer
+from relayer.deployment.deployer import deploy
+from relayer.deployment.session import Session
+from relayer.issuer.onboard import onboard_devnet
 from relayer.store import Status, open_store, relayer_owner
 from relayer.store.sqlite import SqliteStore
 from tests.faultproxy import FaultProxy

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from relayer.actions.bridge import send_transfer
-from relayer.actions.investors import flag_investor
-from relayer.actions.session import Session
+from relayer.bridge.actions import send_transfer
 from relayer.chain import contracts
+from relayer.deployment.session import Session
+from relayer.issuer.investors import flag_investor
 from tests.integration.compliance_world import UNIT, Cli, World, make_key
 from tests.integration.system import System, drained, running_relayer, wait_delivered
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from relayer.actions.session import Session
 from relayer.chain import contracts
+from relayer.deployment.session import Session
 from tests.integration.compliance_world import UNIT, Cli, World, make_key, one_line_error
 from tests.integration.system import System, running_relayer
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from relayer.actions.bridge import send_transfer, transfer_status
-from relayer.actions.investors import flag_investor
-from relayer.actions.session import Session
+from relayer.bridge.actions import send_transfer, transfer_status
 from relayer.chain import contracts
 from relayer.core.bodies import IdentityRecord, RecordUpdate, encode_body
 from relayer.core.hashing import keccak256
+from relayer.deployment.session import Session
 from relayer.errors import InputError, TransactionReverted
+from relayer.issuer.investors import flag_investor
 from relayer.store import Status
 from tests.integration.compliance_world import UNIT, World, make_key, until
 from tests.integration.system import System, drained, running_relayer, wait_delivered

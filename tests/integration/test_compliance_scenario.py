@@ -23,16 +23,16 @@ from pathlib import Path
 
 import pytest
 
-from relayer.actions import token_admin
-from relayer.actions.audit import audit
-from relayer.actions.bridge import send_transfer, transfer_status
-from relayer.actions.captable import cap_table
-from relayer.actions.investors import add_investor, flag_investor
-from relayer.actions.session import Session
+from relayer.bridge.actions import send_transfer, transfer_status
 from relayer.chain import contracts
 from relayer.config import PrivateKey
 from relayer.core.hashing import keccak256
+from relayer.deployment.session import Session
 from relayer.errors import InputError, TransactionReverted
+from relayer.issuer import token_admin
+from relayer.issuer.audit import audit
+from relayer.issuer.captable import cap_table
+from relayer.issuer.investors import add_investor, flag_investor
 from tests.integration.compliance_checks import ineligible_movements
 from tests.integration.compliance_world import UNIT, YEAR, World, make_key, until
 from tests.integration.system import System, drained, running_relayer

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from relayer.actions.investors import add_investor, flag_investor
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.console.api import ConsoleApi
 from relayer.console.server import ConsoleServer, ConsoleSite
-from relayer.issuer_inputs import parse_investor_id
+from relayer.deployment.session import Session
+from relayer.inputs import parse_investor_id
+from relayer.issuer.investors import add_investor, flag_investor
 from relayer.store import Status
 from tests.integration.browser import (
     chromium,

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from relayer.actions.dvp import TradeRefused, claim_asset, lock_asset, refund_legs
-from relayer.actions.dvp_files import SecretError, TradeRecord, secret_path
-from relayer.actions.dvp_status import trade_status
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.config import PrivateKey
-from relayer.core.dvp import hashlock_of
+from relayer.deployment.session import Session
+from relayer.dvp.actions import TradeRefused, claim_asset, lock_asset, refund_legs
+from relayer.dvp.files import SecretError, TradeRecord, secret_path
+from relayer.dvp.protocol import hashlock_of
+from relayer.dvp.status import trade_status
+from relayer.dvp.watcher import action_purpose
 from relayer.errors import TransactionReverted
-from relayer.pipeline.dvp import action_purpose
 from tests.integration.dvp_support import (
     ACME,
     DUSD,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from relayer.actions.dvp import make_offer
-from relayer.actions.session import Session
 from relayer.chain import contracts
+from relayer.deployment.session import Session
+from relayer.dvp.actions import make_offer
 from tests.integration.dvp_support import (
     ACME,
     DUSD,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from relayer.config import parse_config
-from relayer.daemon import Relayer
-from relayer.pipeline.waiting import explain
+from relayer.daemon.relayer import Relayer
+from relayer.daemon.waiting import explain
 from relayer.store import Status, open_store, relayer_owner
 from tests.integration.system import Chains, System, send_many, wait_delivered
 

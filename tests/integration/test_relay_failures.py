@@ -13,7 +13,7 @@ import pytest
 from chains.processes import free_port
 from relayer.chain import contracts
 from relayer.config import parse_config
-from relayer.pipeline import backoff
+from relayer.core import backoff
 from relayer.store import Status
 from relayer.store.models import MessageRow
 from tests.faultproxy import FaultProxy

@@ -10,9 +10,9 @@ import pytest
 
 from chains.processes import free_port
 from relayer.config import PrivateKey, parse_config
+from relayer.daemon.standalone_validator import ValidatorService
 from relayer.store import StoredCheckpoint
 from relayer.store.sqlite import SqliteStore
-from relayer.validator_service import ValidatorService
 from tests.integration.system import Chains, System, running_relayer, send_many, wait_delivered
 
 pytestmark = pytest.mark.integration

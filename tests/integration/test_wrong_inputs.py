@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.config import PrivateKey
 from relayer.core.restrictions import MESSAGES, UNKNOWN
+from relayer.deployment.session import Session
 from relayer.errors import TransactionReverted
 from tests.integration.compliance_world import UNIT, Cli, one_line_error
 from tests.integration.system import System

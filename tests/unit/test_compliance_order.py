@@ -10,7 +10,7 @@ from relayer.core.bodies import (
     encode_body,
 )
 from relayer.core.message import Message
-from relayer.pipeline.compliance_order import records_first
+from relayer.daemon.compliance_order import records_first
 from relayer.store.models import MessageRow, Status
 
 TOKEN = "0x" + "11" * 20

@@ -17,7 +17,7 @@ import pytest
 
 from relayer.chain import contracts
 from relayer.chain.health import ChainHealth
-from relayer.pipeline.confirmer import Confirmer
+from relayer.daemon.confirmer import Confirmer
 from relayer.store import NewMessage, Status, TxRow, TxStatus
 from relayer.store.sqlite import SqliteStore
 

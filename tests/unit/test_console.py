@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from relayer.config import parse_config
 from relayer.console.api import ConsoleApi
 from relayer.console.server import ConsoleServer, openapi_document, resolve_token
-from relayer.deployment import Deployment
+from relayer.deployment.record import Deployment
 from relayer.errors import ConfigError
 from relayer.store import NewMessage, Status, Store, TxRow
 from tests.helpers import devnet_raw
@@ -204,7 +204,7 @@ class _DownRpc:
 async def test_a_halted_chain_and_an_unreachable_one_are_named(sqlite_store: Store) -> None:
     from types import SimpleNamespace
 
-    from relayer.pipeline.indexer import IndexerState
+    from relayer.daemon.indexer import IndexerState
 
     config, deployment = _config_and_deployment()
     halted = IndexerState(head=10, cursor=8, halted="reorg deeper than the confirmations")

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from relayer.actions.dvp_status import summarize
-from relayer.core.dvp import (
+from relayer.dvp.protocol import (
     Leg,
     LegRefused,
     LockView,
@@ -25,6 +24,7 @@ from relayer.core.dvp import (
     margin_for,
     pick_lock,
 )
+from relayer.dvp.status import summarize
 
 SELLER = "0xBcd4042DE499D14e55001CcbB24a551F3b954096"
 BUYER = "0x71bE63f3384f5fb98995898A86B02Fb2426c5788"
@@ -288,13 +288,13 @@ def test_the_dvp_section_of_the_config() -> None:
 
 
 def test_a_lock_that_differs_from_the_offer_is_a_mismatch_and_not_counted() -> None:
-    from relayer.actions.dvp_status import (
+    from relayer.dvp.status import (
         LegState,
         TradeStatus,
         lock_differences,
         trade_status_json,
     )
-    from relayer.actions.dvp_verify import TokenFacts
+    from relayer.dvp.verify import TokenFacts
 
     taken = accepted()
     state = LegState("asset", taken.asset, BUYER, taken.asset_expiry)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer.actions.dvp_files import (
+from relayer.dvp.files import (
     SecretError,
     all_records,
     load_record,

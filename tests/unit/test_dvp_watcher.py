@@ -16,7 +16,7 @@ from eth_abi.abi import encode
 
 from relayer.chain import contracts
 from relayer.chain.rpc import CallReverted
-from relayer.pipeline.dvp import DvpWatcher, action_purpose
+from relayer.dvp.watcher import DvpWatcher, action_purpose
 from relayer.store import LockState, Store, TxRow, TxStatus
 from relayer.store.sqlite import SqliteStore
 from relayer.telemetry.metrics import Metrics

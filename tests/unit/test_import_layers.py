@@ -9,6 +9,11 @@ Layers, lowest first:
 - the command line (``relayer.cli``, ``relayer.__main__``) and ``bench``, which wire
   the library to local chains.
 
+Inside ``relayer``, the rooms (one package per product or part, see
+docs/architecture.md) import each other downwards only, as ``ROOMS`` lists:
+``core`` is pure and imports no other room; the daemon never reaches the issuer's or
+the traders' tools; the tools never reach the daemon; the command line sits on top.
+
 Every import counts, at module level or inside a function, since a deferred import is
 still a dependency.
 """
@@ -111,3 +116,135 @@ def test_the_check_sees_imports_inside_functions() -> None:
 def test_the_fault_proxy_lives_with_the_tests() -> None:
     assert not (ROOT / "chains" / "faultproxy.py").exists()
     assert (ROOT / "tests" / "faultproxy.py").is_file()
+
+
+# The rooms of the relayer's library, lowest first, and which rooms each may import.
+# "base" is the handful of top-level modules every room shares (config, errors, paths,
+# inputs, countries). The order is a topological order of the edges below: no cycle.
+ROOMS: dict[str, set[str]] = {
+    "base": set(),
+    "core": set(),  # pure: not even the config
+    "telemetry": {"base"},
+    "store": {"base", "core", "telemetry"},
+    "chain": {"base", "core", "telemetry", "store"},  # the TxSender keeps its txs in the store
+    # the record, the deployer, and a tool's session on a deployment
+    "deployment": {"base", "core", "telemetry", "store", "chain"},
+    "bridge": {"base", "core", "telemetry", "store", "chain", "deployment"},
+    "dvp": {"base", "core", "telemetry", "store", "chain", "deployment"},
+    # the issuer's agent transfers ask the same precheck as a bridge send
+    "issuer": {"base", "core", "telemetry", "store", "chain", "deployment", "bridge"},
+    # the daemon runs the DvP watcher and reads the protocol's margins (see DAEMON_DVP)
+    "daemon": {"base", "core", "telemetry", "store", "chain", "deployment", "dvp"},
+    # the console reads what the daemon runs and the issuer's books; the daemon gets its
+    # routes injected (Relayer(console=console_routes)), so it never imports the console
+    "console": {"base", "core", "telemetry", "store", "chain", "deployment", "bridge", "dvp"}
+    | {"issuer", "daemon"},
+    "cli": {"base", "core", "telemetry", "store", "chain", "deployment", "bridge", "dvp"}
+    | {"issuer", "daemon", "console"},
+}
+BASE = {"relayer", "relayer.config", "relayer.errors", "relayer.paths", "relayer.inputs"}
+BASE |= {"relayer.countries", "relayer.__version__"}
+# Of the DvP package, the daemon may use the protocol's pure part and the watcher only.
+DAEMON_DVP = ("relayer.dvp.protocol", "relayer.dvp.watcher")
+# What the devnet manager may use of the library.
+CHAINS_USE = ("relayer.config", "relayer.errors", "relayer.paths")
+# Modules that do I/O (or drive it), which nothing in core imports.
+IO_MODULES = {"asyncio", "socket", "ssl", "http", "urllib", "subprocess", "sqlite3", "os"}
+IO_MODULES |= {"pathlib", "shutil", "io", "tempfile", "logging", "aiohttp", "httpx"}
+IO_MODULES |= {"requests", "websockets", "psycopg", "psycopg_pool", "web3", "threading"}
+
+
+def room(module: str) -> str:
+    """The room of one of the library's modules (``relayer.<room>...``)."""
+    if module == "relayer" or module.startswith(tuple(f"{b}." for b in BASE - {"relayer"})):
+        return "base"
+    if module in BASE:
+        return "base"
+    name = module.split(".")[1]
+    return "cli" if name == "__main__" else name
+
+
+def room_edges(graph: dict[str, set[str]]) -> list[str]:
+    """Imports between the library's rooms that ``ROOMS`` does not allow."""
+    bad = []
+    for module, targets in graph.items():
+        if not module.startswith("relayer"):
+            continue
+        for target in targets:
+            if not target.startswith("relayer") or room(target) == room(module):
+                continue
+            if room(module) not in ROOMS or room(target) not in ROOMS:
+                bad.append(f"{module} -> {target} (a new room: add it to ROOMS)")
+            elif room(target) not in ROOMS[room(module)]:
+                bad.append(f"{module} -> {target}")
+            elif (room(module), room(target)) == ("daemon", "dvp") and not target.startswith(
+                DAEMON_DVP
+            ):
+                bad.append(f"{module} -> {target} (the daemon runs only the watcher)")
+    return sorted(bad)
+
+
+def test_rooms_form_no_cycle() -> None:
+    """Each room imports only rooms listed before it, so no cycle can run between rooms."""
+    order = list(ROOMS)
+    for upper, lowers in ROOMS.items():
+        assert all(order.index(lower) < order.index(upper) for lower in lowers), upper
+
+
+def test_no_import_goes_up_a_room() -> None:
+    assert room_edges(import_graph()) == []
+
+
+def test_the_room_check_catches_an_edge_up() -> None:
+    """The daemon reaching the issuer's tools, or DvP actions, is caught, as is core
+    importing the config."""
+    graph = dict(import_graph())
+    lane = "relayer.daemon.lane"
+    graph[lane] = {*graph[lane], "relayer.issuer.captable", "relayer.dvp.actions"}
+    graph["relayer.core.merkle"] = {*graph["relayer.core.merkle"], "relayer.config"}
+    assert room_edges(graph) == [
+        "relayer.core.merkle -> relayer.config",
+        "relayer.daemon.lane -> relayer.dvp.actions (the daemon runs only the watcher)",
+        "relayer.daemon.lane -> relayer.issuer.captable",
+    ]
+
+
+def test_chains_uses_only_the_config_errors_and_paths() -> None:
+    used = {
+        target
+        for module, targets in import_graph().items()
+        if module.startswith("chains")
+        for target in targets
+        if target.startswith("relayer")
+    }
+    assert used and all(target.startswith(CHAINS_USE) for target in used), used
+
+
+def _stdlib_and_third_party_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_core_does_no_io() -> None:
+    for path in sorted((ROOT / "relayer" / "core").glob("*.py")):
+        assert not _stdlib_and_third_party_imports(path) & IO_MODULES, path.name
+
+
+def test_each_product_lives_in_one_package() -> None:
+    """The old mixed packages are gone; DvP is one package."""
+    relayer = ROOT / "relayer"
+    assert not (relayer / "actions").exists() and not (relayer / "pipeline").exists()
+    assert {p.stem for p in (relayer / "dvp").glob("*.py")} >= {
+        "protocol",
+        "watcher",
+        "actions",
+        "files",
+        "status",
+        "verify",
+    }
+    assert not [p for p in relayer.rglob("*dvp*.py") if p.parent.name not in {"dvp", "cli"}]

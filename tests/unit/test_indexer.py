@@ -11,7 +11,7 @@ import pytest
 from relayer.chain.health import ChainHealth
 from relayer.chain.rpc import RpcError
 from relayer.config import ChainConfig
-from relayer.pipeline.indexer import ChainIndexer
+from relayer.daemon.indexer import ChainIndexer
 from relayer.store.sqlite import SqliteStore
 
 
@@ -119,7 +119,7 @@ async def test_shrinks_the_range_a_node_refuses(tmp_path: Path) -> None:
 
 async def test_chunks_follow_the_log_density(tmp_path: Path) -> None:
     """A busy chain (many logs a block) gets small requests, a quiet one large ones."""
-    from relayer.pipeline.indexer import TARGET_LOGS
+    from relayer.daemon.indexer import TARGET_LOGS
 
     chain = ScriptedChain(head=3000)
     chain.logs_at = {n: [_log(n, i) for i in range(TARGET_LOGS // 4)] for n in range(1, 201)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from relayer.pipeline.indexer import ChainIndexer
+from relayer.daemon.indexer import ChainIndexer
 from relayer.store.sqlite import SqliteStore
 from tests.unit.test_indexer import ScriptedChain, Sink, _log, make
 

@@ -21,7 +21,7 @@ from eth_utils.address import to_checksum_address
 from relayer.cli import main
 from relayer.config import parse_config
 from relayer.core.hashing import keccak256
-from relayer.deployment import ChainDeployment, Deployment, TokenDeployment, save_deployment
+from relayer.deployment.record import ChainDeployment, Deployment, TokenDeployment, save_deployment
 from tests.helpers import devnet_raw, write_config
 
 TYPO = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9956"  # the issue's: one digit off its checksum

@@ -10,7 +10,7 @@ import pytest
 
 from relayer.countries import all_countries, by_numeric, describe, lookup
 from relayer.errors import InputError
-from relayer.issuer_inputs import (
+from relayer.inputs import (
     CutSpec,
     address_problem,
     format_amount,

@@ -10,8 +10,8 @@ from eth_abi.abi import encode
 
 from relayer.chain.rpc import CallReverted
 from relayer.core.hashing import keccak256
-from relayer.pipeline.lane import LaneWorker
-from relayer.pipeline.policy import DeliveryPolicy
+from relayer.daemon.lane import LaneWorker
+from relayer.daemon.policy import DeliveryPolicy
 from relayer.store import NewMessage, Status
 from relayer.store.sqlite import SqliteStore
 from tests.unit.test_lane_shared_store import NothingDelivered, RecordingSender, lane_on, sign

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from relayer.chain.health import ChainHealth
-from relayer.pipeline.lane import LaneConfig, LaneWorker
-from relayer.pipeline.origin import OriginTree
+from relayer.daemon.lane import LaneConfig, LaneWorker
+from relayer.daemon.origin import OriginTree
 from relayer.store import NewMessage, Status, Store, TxRow
 from relayer.store.sqlite import SqliteStore
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from relayer.actions.ledger import Bounce, ChainHistory, Cut, History, Sent, lane_balance
-from relayer.deployment import TokenDeployment
+from relayer.deployment.record import TokenDeployment
+from relayer.issuer.ledger import Bounce, ChainHistory, Cut, History, Sent, lane_balance
 
 TOKEN = "0x" + "11" * 20
 OTHER = "0x" + "22" * 20

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from relayer.chain.sender import Fees
-from relayer.pipeline.backoff import SCHEDULE, next_attempt, retry_delay
-from relayer.pipeline.lane import HANDLER_RESERVE, GasModel, _runs
+from relayer.core.backoff import SCHEDULE, next_attempt, retry_delay
+from relayer.daemon.lane import HANDLER_RESERVE, GasModel, _runs
 from relayer.store import MessageRow, Status
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from relayer.config import parse_config
-from relayer.deployment import ChainDeployment, Deployment
+from relayer.daemon.policy import DeliveryPolicy, SenderBudget, deployment_routes, word
+from relayer.daemon.refusal import batch_wide, failure, retry_at, terminal
+from relayer.deployment.record import ChainDeployment, Deployment
 from relayer.errors import ConfigError
-from relayer.pipeline.policy import DeliveryPolicy, SenderBudget, deployment_routes, word
-from relayer.pipeline.refusal import batch_wide, failure, retry_at, terminal
 from relayer.store.models import NEVER
 from tests.helpers import devnet_raw
 

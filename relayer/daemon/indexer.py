@@ -1,0 +1,212 @@
+"""The indexer: follows one chain's logs up to head minus its confirmations.
+
+A cursor per chain lives in the store with the hashes of recent blocks. Each round
+first checks that the cursor's block is still on the chain: if it is not, the chain
+reorganized deeper than its confirmations, which the relayer will not guess
+through; the chain's lanes halt with a message that says so. Logs are fetched with
+``eth_getLogs`` in chunks that halve when a node refuses a range and grow back
+when it answers.
+
+Relayers sharing a store share each chain's cursor, which only moves forward. It is
+where an indexer starts (``resume``, read before the relayer loads its tree from the
+store, so the tree holds every message up to it); from then on each indexer follows
+its own position and reads every confirmed log itself, since its relayer needs every
+leaf of the tree to build proofs (the rows it writes are idempotent, so reading a
+chunk twice is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from relayer.chain.logs import Log as Log  # re-exported: the stages name them here
+from relayer.chain.logs import LogSink as LogSink
+from relayer.chain.rpc import ChainRpc, RpcError
+from relayer.errors import ChainError
+from relayer.store import Store
+from relayer.telemetry.logging import get_logger
+from relayer.telemetry.metrics import Metrics
+
+
+def fan_out(*sinks: LogSink) -> LogSink:
+    """One sink that hands every chunk to each of ``sinks`` in turn (each keeps its own
+    contracts' logs): the mailbox's and the timelock's on the same indexer."""
+
+    async def sink(logs: Sequence[Log], times: Mapping[int, int]) -> None:
+        for each in sinks:
+            await each(logs, times)
+
+    return sink
+
+
+TARGET_LOGS = 2_000  # logs per eth_getLogs answer the indexer aims at
+INITIAL_CHUNK = 1  # blocks in the first request; doubles while answers stay small
+
+_RANGE_REFUSALS = (
+    "range",
+    "too many",
+    "limit",
+    "exceed",
+    "block range",
+    "query returned more than",
+    "response size",
+)
+
+
+class ReorgTooDeep(ChainError):
+    """The chain reorganized below the blocks the relayer treated as final."""
+
+
+@dataclass
+class IndexerState:
+    """What the rest of the relayer reads of an indexer's progress."""
+
+    head: int = -1
+    cursor: int = -1
+    halted: str | None = None
+
+
+class ChainIndexer:
+    """Fetches confirmed logs of a chain's contracts and hands them to the sinks."""
+
+    def __init__(
+        self,
+        rpc: ChainRpc,
+        store: Store,
+        *,
+        addresses: Sequence[str],
+        sink: LogSink,
+        start_block: int,
+        confirmations: int,
+        poll_interval: float,
+        chunk_blocks: int,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.rpc = rpc
+        self.store = store
+        self.addresses = list(addresses)
+        self.sink = sink
+        self.start_block = start_block
+        self.confirmations = confirmations
+        self.poll_interval = poll_interval
+        self.max_chunk = chunk_blocks
+        # start small and double: a relayer far behind a busy chain must not ask for a
+        # hundred thousand logs in its first request
+        self.chunk = min(chunk_blocks, INITIAL_CHUNK)
+        self.metrics = metrics
+        self.state = IndexerState()
+        self._position: tuple[int, str] | None = None  # (block, hash) this indexer reached
+        self._resumed = False
+        self.progress = asyncio.Condition()
+        self.log = get_logger("indexer", chain=rpc.name)
+
+    async def run(self) -> None:
+        """Index until cancelled. A deep reorg stops this chain's indexing for good."""
+        while True:
+            # while the chain's watcher finds it unreachable, wait for it to answer
+            await self.rpc.health.wait_answering()
+            try:
+                caught_up = await self.step()
+            except ReorgTooDeep as exc:
+                self.state.halted = str(exc)
+                self.log.error("lane halted", reason=str(exc))
+                async with self.progress:
+                    self.progress.notify_all()
+                return
+            except ChainError as exc:
+                self.log.warning("indexing failed; retrying", error=str(exc))
+                caught_up = True
+            if caught_up:
+                await asyncio.sleep(self.poll_interval)
+
+    async def step(self) -> bool:
+        """One round: returns True when the cursor reached the confirmed head."""
+        head = await self.rpc.block_number()
+        self.state.head = head
+        if self.metrics:
+            self.metrics.head_block.labels(self.rpc.name).set(head)
+        safe = head - self.confirmations
+        if not self._resumed:
+            await self.resume()
+        stored = self._position
+        if stored is None:
+            cursor = self.start_block - 1
+        else:
+            cursor = stored[0]
+            await self._check_canonical(stored)
+        if safe <= cursor:
+            self._set_cursor(cursor)
+            return True
+        end = min(safe, cursor + self.chunk)
+        logs = await self._logs(cursor + 1, end)
+        if logs is None:
+            return False  # the chunk shrank; try again at once
+        blocks = sorted({int(log["blockNumber"], 16) for log in logs} | {end})
+        headers = await self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
+        times = {int(h["number"], 16): int(h["timestamp"], 16) for h in headers if h}
+        end_hash = next(str(h["hash"]) for h in headers if h and int(h["number"], 16) == end)
+        await self.sink(logs, times)
+        await self.store.set_cursor(self.rpc.chain.chain_id, end, end_hash, [(end, end_hash)])
+        self._position = (end, end_hash)
+        self._set_cursor(end)
+        async with self.progress:
+            self.progress.notify_all()
+        self._resize(end - cursor, len(logs))
+        return end >= safe
+
+    def _resize(self, blocks: int, logs: int) -> None:
+        """Aim the next chunk at about TARGET_LOGS logs (a busy chain's thousands of logs
+        a block would otherwise come back as one huge response), growing at most twice."""
+        by_density = self.max_chunk if logs == 0 else max(1, TARGET_LOGS * blocks // logs)
+        self.chunk = max(1, min(self.max_chunk, self.chunk * 2, by_density))
+
+    async def resume(self) -> None:
+        """Start from the store's cursor (``start_block`` without one).
+
+        A relayer calls this before loading its tree from the store: another relayer
+        sharing the store may move the cursor meanwhile, but never past messages it has
+        not stored yet, so the tree then holds every leaf below where indexing starts.
+        """
+        self._position = await self.store.cursor(self.rpc.chain.chain_id)
+        self._resumed = True
+
+    def _set_cursor(self, cursor: int) -> None:
+        self.state.cursor = cursor
+        if self.metrics:
+            self.metrics.cursor_block.labels(self.rpc.name).set(max(cursor, 0))
+
+    async def _check_canonical(self, stored: tuple[int, str]) -> None:
+        number, expected = stored
+        if number < 0:
+            return
+        block = await self.rpc.block(number)
+        if block.hash.lower() != expected.lower():
+            raise ReorgTooDeep(
+                f"chain {self.rpc.name} reorganized below block {number} "
+                f"(indexed hash {expected[:10]}…, now {block.hash[:10]}…), deeper than its "
+                f"{self.confirmations} confirmation(s): lanes from {self.rpc.name} halted; "
+                "check the chain, raise confirmations, and reindex before resuming"
+            )
+
+    async def _logs(self, start: int, end: int) -> list[Log] | None:
+        try:
+            logs = await self.rpc.logs(self.addresses, start, end)
+        except RpcError as exc:
+            text = str(exc).lower()
+            if self.chunk > 1 and any(word in text for word in _RANGE_REFUSALS):
+                self.chunk = max(1, (end - start + 1) // 2)
+                self.log.info("node refused a log range; shrinking", blocks=self.chunk)
+                return None
+            raise
+        logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
+        return [log for log in logs if not log.get("removed")]
+
+    async def wait_for_progress(self, seconds: float) -> None:
+        """Sleep until the cursor moves (or ``seconds`` pass)."""
+        async with self.progress:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self.progress.wait()

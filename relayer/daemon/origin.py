@@ -1,0 +1,251 @@
+"""An origin chain's message tree as the relayer mirrors it, and the mailbox's logs.
+
+:class:`OriginTree` holds every leaf of an origin's tree, in nonce order, rebuilt
+from the store at start. :class:`MailboxSink` turns a chain's mailbox (and bridge)
+logs into store rows: dispatched messages, deliveries by anyone, bounces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from relayer.chain import contracts
+from relayer.core.hashing import keccak256
+from relayer.core.merkle import MessageTree
+from relayer.core.message import decode_message
+from relayer.daemon.policy import DeliveryPolicy
+from relayer.errors import ChainError
+from relayer.store import ChainEvent, NewMessage, Store
+from relayer.telemetry.logging import get_logger
+from relayer.telemetry.metrics import Metrics
+
+
+class TreeMismatch(ChainError):
+    """A dispatched message does not fit the tree the relayer holds (a missed log, a reorg)."""
+
+
+class OriginTree:
+    """The relayer's copy of one origin's message tree."""
+
+    def __init__(self, chain_name: str, chain_id: int, mailbox: str) -> None:
+        self.chain_name = chain_name
+        self.chain_id = chain_id
+        self.mailbox = to_checksum_address(mailbox)
+        self.mailbox_bytes32 = b"\x00" * 12 + bytes.fromhex(self.mailbox[2:])
+        self.tree = MessageTree()
+
+    @property
+    def count(self) -> int:
+        return self.tree.count
+
+    async def load(self, store: Store, page: int = 20_000) -> None:
+        """Rebuild from the store (after a restart), a page at a time: a million leaves
+        never sit in memory as a million Python objects at once."""
+        while True:
+            leaves = await store.leaves(self.chain_id, start=self.tree.count, limit=page)
+            for leaf in leaves:
+                self.tree.append(leaf)
+            if len(leaves) < page:
+                return
+
+    def add(self, nonce: int, message_id: bytes) -> bool:
+        """Append a leaf at ``nonce``; False if it was already there (a replayed chunk)."""
+        count = self.tree.count
+        if nonce < count:
+            if self.tree.leaf(nonce) != message_id:
+                raise TreeMismatch(
+                    f"chain {self.chain_name}: message {nonce} changed "
+                    f"(held 0x{self.tree.leaf(nonce).hex()[:12]}…, now 0x{message_id.hex()[:12]}…)"
+                )
+            return False
+        if nonce > count:
+            raise TreeMismatch(
+                f"chain {self.chain_name}: message {nonce} arrived before {count}: a log was missed"
+            )
+        self.tree.append(message_id)
+        return True
+
+
+class MailboxSink:
+    """Turns one chain's mailbox and bridge logs into store rows."""
+
+    def __init__(
+        self,
+        *,
+        chain_name: str,
+        chain_id: int,
+        origin: OriginTree,
+        store: Store,
+        names_by_id: Mapping[int, str],
+        bridge: str | None,
+        metrics: Metrics | None = None,
+        policy: DeliveryPolicy | None = None,
+    ) -> None:
+        self.chain_name = chain_name
+        self.chain_id = chain_id
+        self.origin = origin
+        self.store = store
+        self.names_by_id = names_by_id
+        self.bridge = to_checksum_address(bridge) if bridge else None
+        self.metrics = metrics
+        self.policy = policy  # None: every message is pending (tools that only index)
+        self.mailbox_abi = contracts.load("Mailbox")
+        self.bridge_abi = contracts.load("TokenBridge") if bridge else None
+        self._mailbox = origin.mailbox.lower()
+        self._bridge = self.bridge.lower() if self.bridge else None
+        self._dispatch_topic = "0x" + self.mailbox_abi.event("Dispatch").topic.hex()
+        self._process_topic = "0x" + self.mailbox_abi.event("Process").topic.hex()
+        self._kept_bridge_topics = (
+            {"0x" + self.bridge_abi.event(n).topic.hex() for n in ("Bounced", "Returned")}
+            if self.bridge_abi is not None
+            else set()
+        )
+        self.log = get_logger("indexer", chain=chain_name)
+
+    async def __call__(self, logs: Sequence[Mapping[str, Any]], times: Mapping[int, int]) -> None:
+        new: list[NewMessage] = []
+        deliveries: list[tuple[bytes, str, int, float]] = []
+        events: list[ChainEvent] = []
+        for log in logs:
+            address = str(log["address"]).lower()
+            if address == self._mailbox:
+                self._mailbox_log(log, times, new, deliveries)
+            elif address == self._bridge:
+                self._bridge_log(log, events)
+        for message in new:
+            self.origin.add(message.nonce, message.id)
+        if new:
+            ignored = self._ignored(new)
+            await self.store.add_messages(new, ignored)
+            if self.metrics:
+                for message in new:
+                    lane = (self.chain_name, self._name(message.destination))
+                    self.metrics.dispatched.labels(*lane).inc()
+                    if message.id in ignored:
+                        self.metrics.ignored.labels("->".join(lane)).inc()
+        if deliveries:
+            await self.store.mark_delivered(deliveries)
+        if events:
+            await self.store.add_events(events)
+
+    def _ignored(self, new: Sequence[NewMessage]) -> dict[bytes, str]:
+        """The messages the delivery policy does not carry, with the reason."""
+        if self.policy is None:
+            return {}
+        ignored: dict[bytes, str] = {}
+        for m in new:
+            verdict = self.policy.verdict(m.origin, m.destination, m.sender, m.recipient)
+            if not verdict.carried:
+                ignored[m.id] = verdict.reason
+        if ignored:
+            self.log.info("messages outside the delivery policy ignored", count=len(ignored))
+        return ignored
+
+    def _name(self, chain_id: int) -> str:
+        return self.names_by_id.get(chain_id, str(chain_id))
+
+    def _mailbox_log(
+        self,
+        log: Mapping[str, Any],
+        times: Mapping[int, int],
+        new: list[NewMessage],
+        deliveries: list[tuple[bytes, str, int, float]],
+    ) -> None:
+        """Dispatch and Process, decoded by hand: the relayer reads thousands a second.
+
+        Dispatch(bytes32 indexed id, uint32 indexed destination, uint32 nonce, bytes message)
+        carries ``abi.encode(nonce, message)``; Process(bytes32 indexed id, uint32 indexed
+        origin, uint32 nonce) carries the id in its first topic.
+        """
+        topics = log["topics"]
+        topic = topics[0]
+        if topic == self._dispatch_topic:
+            block = int(log["blockNumber"], 16)
+            data = bytes.fromhex(log["data"][2:])
+            length = int.from_bytes(data[64:96], "big")
+            raw = data[96 : 96 + length]
+            message = decode_message(raw)
+            message_id = bytes.fromhex(topics[1][2:])
+            if keccak256(raw) != message_id:
+                raise TreeMismatch(f"chain {self.chain_name}: a Dispatch log's id does not match")
+            kind, ref = _kind_and_ref(message.body)
+            new.append(
+                NewMessage(
+                    id=message_id,
+                    origin=message.origin,
+                    nonce=message.nonce,
+                    destination=message.destination,
+                    sender=message.sender,
+                    recipient=message.recipient,
+                    raw=raw,
+                    kind=kind,
+                    ref=ref,
+                    dispatch_tx=str(log["transactionHash"]),
+                    dispatch_block=block,
+                    dispatched_at=float(times.get(block, 0)),
+                )
+            )
+        elif topic == self._process_topic:
+            block = int(log["blockNumber"], 16)
+            deliveries.append(
+                (
+                    bytes.fromhex(topics[1][2:]),
+                    str(log["transactionHash"]),
+                    block,
+                    float(times.get(block, 0)),
+                )
+            )
+
+    def _bridge_log(self, log: Mapping[str, Any], events: list[ChainEvent]) -> None:
+        """Keep the bridge's rare events (bounces and returns); every transfer's own
+        TransferSent/TransferReceived is in the chain for whoever asks, not in the store."""
+        assert self.bridge_abi is not None
+        if not log["topics"] or log["topics"][0] not in self._kept_bridge_topics:
+            return
+        decoded = contracts.decode_logs(self.bridge_abi, [log])
+        for event, values, raw in decoded:
+            key = _event_key(values)
+            events.append(
+                ChainEvent(
+                    chain_id=self.chain_id,
+                    block=int(raw["blockNumber"], 16),
+                    log_index=int(raw["logIndex"], 16),
+                    tx_hash=str(raw["transactionHash"]),
+                    name=event.name,
+                    key=key,
+                    data={k: _jsonable(v) for k, v in values.items()},
+                )
+            )
+            if event.name == "Bounced" and self.metrics:
+                origin = values.get("origin")
+                origin_name = self._name(int(origin)) if origin is not None else "?"
+                self.metrics.bounced.labels(origin_name, self.chain_name).inc()
+
+
+def _kind_and_ref(body: bytes) -> tuple[int | None, bytes | None]:
+    """The body's kind word, and for a Return the id of the transfer it gives back."""
+    if len(body) < 32 or any(body[:31]):
+        return None, None
+    kind = body[31]
+    if kind == 2 and len(body) >= 160:
+        return kind, body[128:160]
+    return kind, None
+
+
+def _event_key(values: Mapping[str, Any]) -> bytes:
+    for name in ("transferId", "messageId", "id"):
+        value = values.get(name)
+        if isinstance(value, bytes) and len(value) == 32:
+            return value
+    return b""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

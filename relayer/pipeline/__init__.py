@@ -1,1 +1,0 @@
-"""The relayer pipeline: indexer, validator, prover and submitter, confirmer, watchers."""
