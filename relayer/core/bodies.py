@@ -1,4 +1,4 @@
-"""Application bodies: Transfer, Return and RecordUpdate (docs/protocol.md)."""
+"""Application bodies: Transfer, Return, RecordUpdate and DistributionRoot (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ _RECORD = "(bytes32,uint16,uint64,uint32,uint64)"
 _TRANSFER = ["uint8", "address", "address", "address", "uint256", _RECORD]
 _RETURN = ["uint8", "address", "address", "uint256", "bytes32", "uint8"]
 _RECORD_UPDATE = ["uint8", "address", _RECORD]
+_DISTRIBUTION_ROOT = ["uint8", "uint64", "address", "uint256", "uint64", "bytes32"]
 
 
 class Kind(IntEnum):
@@ -24,6 +25,7 @@ class Kind(IntEnum):
     TRANSFER = 1
     RETURN = 2
     RECORD_UPDATE = 3
+    DISTRIBUTION_ROOT = 4
 
 
 class BodyError(ValueError):
@@ -80,7 +82,18 @@ class RecordUpdate:
     record: IdentityRecord
 
 
-Body = Transfer | Return | RecordUpdate
+@dataclass(frozen=True, slots=True)
+class DistributionRoot:
+    """One chain's root of a distribution, sent by the home DistributionManager."""
+
+    distribution_id: int
+    payment_token: str
+    total: int
+    claim_until: int
+    root: bytes
+
+
+Body = Transfer | Return | RecordUpdate | DistributionRoot
 
 
 def encode_body(body: Body) -> bytes:
@@ -109,6 +122,18 @@ def encode_body(body: Body) -> bytes:
                 body.reason,
             ],
         )
+    if isinstance(body, DistributionRoot):
+        return encode(
+            _DISTRIBUTION_ROOT,
+            [
+                Kind.DISTRIBUTION_ROOT,
+                body.distribution_id,
+                body.payment_token,
+                body.total,
+                body.claim_until,
+                body.root,
+            ],
+        )
     return encode(_RECORD_UPDATE, [Kind.RECORD_UPDATE, body.wallet, body.record.as_tuple()])
 
 
@@ -133,6 +158,9 @@ def decode_body(raw: bytes) -> Body:
         if kind == Kind.RECORD_UPDATE:
             _, wallet, record = decode(_RECORD_UPDATE, raw, strict=False)
             return RecordUpdate(_cs(wallet), IdentityRecord(*record))
+        if kind == Kind.DISTRIBUTION_ROOT:
+            _, dist_id, token, total, until, root = decode(_DISTRIBUTION_ROOT, raw, strict=False)
+            return DistributionRoot(dist_id, _cs(token), total, until, root)
     except DecodingError as exc:
         raise BodyError(f"malformed kind-{kind} body: {exc}") from exc
     raise BodyError(f"unknown body kind {kind}")

@@ -52,7 +52,8 @@ def deployment_routes(config: Config, deployment: Deployment) -> set[Route]:
     -------
     Every route on which one of the deployment's contracts dispatches to another: the
     home bridge and each remote bridge both ways (the bridges enroll only these), and
-    the home IdentityRegistry to each remote's MirrorIdentityRegistry.
+    the home IdentityRegistry to each remote's MirrorIdentityRegistry, and the home
+    DistributionManager to each remote's Distributor.
     """
     routes: set[Route] = set()
     home = config.chain(config.home)
@@ -71,6 +72,11 @@ def deployment_routes(config: Config, deployment: Deployment) -> set[Route]:
         mirror = there.contracts.get("MirrorIdentityRegistry")
         if registry and mirror:
             routes.add((home.chain_id, remote.chain_id, word(registry), word(mirror)))
+        manager, distributor = home_contracts.get("DistributionManager"), there.contracts.get(
+            "Distributor"
+        )
+        if manager and distributor:  # a distribution's root for that chain (docs/distributions.md)
+            routes.add((home.chain_id, remote.chain_id, word(manager), word(distributor)))
     return routes
 
 

@@ -10,6 +10,7 @@ import pytest
 from eth_utils.address import to_checksum_address
 
 from relayer.core.bodies import (
+    DistributionRoot,
     IdentityRecord,
     RecordUpdate,
     Return,
@@ -42,7 +43,7 @@ def test_vector_files_are_not_empty() -> None:
     assert len(load("messages")) >= 5
     assert len(load("merkle")["trees"]) >= 5
     assert len(load("checkpoints")) >= 1
-    assert {b["kind"] for b in load("bodies")} == {1, 2, 3}
+    assert {b["kind"] for b in load("bodies")} == {1, 2, 3, 4}
 
 
 @pytest.mark.parametrize("vector", load("messages"), ids=lambda v: f"nonce{v['nonce']}")
@@ -111,7 +112,7 @@ def _record(raw: dict[str, Any]) -> IdentityRecord:
 @pytest.mark.parametrize("vector", load("bodies"), ids=lambda v: f"kind{v['kind']}")
 def test_bodies(vector: dict[str, Any]) -> None:
     kind = vector["kind"]
-    body: Transfer | Return | RecordUpdate
+    body: Transfer | Return | RecordUpdate | DistributionRoot
     if kind == 1:
         body = Transfer(
             to_checksum_address(vector["homeToken"]),
@@ -127,6 +128,14 @@ def test_bodies(vector: dict[str, Any]) -> None:
             int(vector["amount"]),
             h(vector["transferId"]),
             int(vector["reason"]),
+        )
+    elif kind == 4:
+        body = DistributionRoot(
+            int(vector["id"]),
+            to_checksum_address(vector["paymentToken"]),
+            int(vector["total"]),
+            int(vector["claimUntil"]),
+            h(vector["root"]),
         )
     else:
         body = RecordUpdate(to_checksum_address(vector["wallet"]), _record(vector["record"]))

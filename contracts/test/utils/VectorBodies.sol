@@ -3,6 +3,8 @@ pragma solidity 0.8.30;
 
 import {IdentityRecord, FLAG_REVOKED, FLAG_FROZEN} from "../../src/interfaces/IIdentityRegistry.sol";
 import {IdentityLib} from "../../src/libs/IdentityLib.sol";
+import {DistributionRoot} from "../../src/interfaces/IDistributions.sol";
+import {DistributionLib} from "../../src/libs/DistributionLib.sol";
 import {VM} from "./Vm.sol";
 
 /// @notice The application bodies of docs/protocol.md with fixed field values, as JSON
@@ -23,14 +25,31 @@ abstract contract VectorBodies {
         IdentityRecord memory extreme = IdentityRecord(
             bytes32(type(uint256).max), type(uint16).max, type(uint64).max, FLAG_REVOKED | FLAG_FROZEN, type(uint64).max
         );
-        string[] memory out = new string[](6);
+        string[] memory out = new string[](8);
         out[0] = _transfer("transfer0", ALICE, BOB, 1_250 ether, _bobRecord());
         out[1] = _transfer("transfer1", BOB, ALICE, type(uint256).max, none); // towards home: zero record
         out[2] = _return("return0", ALICE, 1_250 ether, keccak256("bounced transfer"), 5);
         out[3] = _return("return1", BOB, 1, bytes32(0), 255);
         out[4] = _recordUpdate("update0", BOB, revoked);
         out[5] = _recordUpdate("update1", ALICE, extreme);
-        return _array(out, 5);
+        out[6] = _distributionRoot(
+            "root0", DistributionRoot(1, BOB, 250_000e6, 1_830_297_600, keccak256("distribution root"))
+        );
+        out[7] = _distributionRoot(
+            "root1",
+            DistributionRoot(type(uint64).max, ALICE, type(uint256).max, type(uint64).max, bytes32(type(uint256).max))
+        );
+        return _array(out, 7);
+    }
+
+    function _distributionRoot(string memory k, DistributionRoot memory r) internal returns (string memory) {
+        VM.serializeUint(k, "kind", 4);
+        VM.serializeString(k, "id", VM.toString(r.id));
+        VM.serializeString(k, "paymentToken", _addr(r.paymentToken));
+        VM.serializeString(k, "total", VM.toString(r.total));
+        VM.serializeString(k, "claimUntil", VM.toString(r.claimUntil));
+        VM.serializeBytes32(k, "root", r.root);
+        return VM.serializeBytes(k, "body", DistributionLib.encodeRoot(r));
     }
 
     /// @notice The Transfer body used by the message vectors too.
