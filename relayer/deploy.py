@@ -3,7 +3,8 @@
 The home chain gets the mailbox, the identity registry, the security tokens, the
 bridge (escrow), the timelock and the payment token; every remote chain gets a
 mailbox, a mirror registry, mirror tokens, a bridge (mint and burn), a timelock and
-a payment token. Then the wiring: validator sets per origin, enrollments, roles,
+a payment token; every chain a Distributor, the home chain a DistributionManager
+(relayer/distribution/wiring.py). Then the wiring: validator sets per origin, enrollments, roles,
 custodians, rate limits, the guardian, the timelock's security tokens, and on each bridge
 the custodian contracts of every chain it serves (no transfer may name them as recipient).
 
@@ -35,6 +36,7 @@ from relayer.deployment import (
     load_deployment,
     save_deployment,
 )
+from relayer.distribution import wiring as distribution_wiring
 from relayer.errors import ChainError, DeploymentError, WrongChain
 from relayer.telemetry.logging import get_logger
 
@@ -130,6 +132,8 @@ class Deployer:
             if deployed is None:
                 return False
             wallet = self.deployer[chain.name]
+            if "Distributor" not in deployed.contracts:  # recorded before distributions
+                return False
             addresses = list(deployed.contracts.values())
             addresses += [
                 t.addresses[chain.name] for t in deployment.tokens if chain.name in t.addresses
@@ -193,6 +197,11 @@ class Deployer:
         await wallet.wait(list(second.values()))
         addresses = {**first, **{name: _addr(s) for name, s in second.items()}}
         addresses.update(await self._deploy_tokens(wallet, addresses["IdentityRegistry"]))
+        addresses.update(
+            await distribution_wiring.deploy(
+                wallet, chain, chain, mailbox, addresses["IdentityRegistry"]
+            )
+        )
         return addresses
 
     async def _deploy_remote(
@@ -217,6 +226,11 @@ class Deployer:
         await wallet.wait(list(second.values()))
         addresses = {**first, **{name: _addr(s) for name, s in second.items()}}
         addresses.update(await self._deploy_tokens(wallet, addresses["MirrorIdentityRegistry"]))
+        addresses.update(
+            await distribution_wiring.deploy(
+                wallet, chain, home, mailbox, addresses["MirrorIdentityRegistry"]
+            )
+        )
         return addresses
 
     async def _deploy_independent(self, wallet: Wallet) -> dict[str, str]:
@@ -299,6 +313,7 @@ class Deployer:
             steps.append(
                 _role_step(wallet, mirror, abi, FORWARDER_ROLE, bridge, "mirror forwarder")
             )
+        steps += distribution_wiring.steps(config, chain, deployment, wallet)
         return steps
 
     def _mailbox_steps(

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IDistributionManager, DistributionRoot} from "./interfaces/IDistributions.sol";
 import {IMailbox} from "./interfaces/IMailbox.sol";
 import {DistributionLib} from "./libs/DistributionLib.sol";
@@ -14,7 +14,10 @@ import {Distributor} from "./Distributor.sol";
 /// root goes to its enrolled Distributor as a mailbox message (kind 4), proven there by the
 /// validators' checkpoints like any transfer; the home chain's root opens on the local
 /// Distributor directly.
-contract DistributionManager is IDistributionManager, Ownable2Step {
+contract DistributionManager is IDistributionManager, AccessControl {
+    /// @notice The issuer's agent: declares distributions and commits their roots.
+    bytes32 public constant AGENT_ROLE = keccak256("AGENT_ROLE");
+
     /// @notice This chain's mailbox.
     IMailbox public immutable mailbox;
     /// @notice This chain's (the home) domain.
@@ -35,15 +38,16 @@ contract DistributionManager is IDistributionManager, Ownable2Step {
     mapping(uint32 domain => address) public distributorOf;
 
     /// @param mailbox_ The home chain's mailbox.
-    /// @param owner_ The issuer: declares, commits roots, enrolls distributors.
-    constructor(IMailbox mailbox_, address owner_) Ownable(owner_) {
-        if (address(mailbox_) == address(0)) revert ZeroAddress();
+    /// @param admin Holds DEFAULT_ADMIN_ROLE: enrolls distributors, grants AGENT_ROLE.
+    constructor(IMailbox mailbox_, address admin) {
+        if (address(mailbox_) == address(0) || admin == address(0)) revert ZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         mailbox = mailbox_;
         localDomain = mailbox_.localDomain();
     }
 
     /// @notice Enrolls the distributor of `domain` (this chain's own under `localDomain`).
-    function enrollDistributor(uint32 domain, address distributor) external onlyOwner {
+    function enrollDistributor(uint32 domain, address distributor) external onlyRole(DEFAULT_ADMIN_ROLE) {
         distributorOf[domain] = distributor;
         emit DistributorEnrolled(domain, distributor);
     }
@@ -51,7 +55,7 @@ contract DistributionManager is IDistributionManager, Ownable2Step {
     /// @inheritdoc IDistributionManager
     function declare(address homeToken, uint64 recordDate, uint256 amount, uint64 claimUntil)
         external
-        onlyOwner
+        onlyRole(AGENT_ROLE)
         returns (uint64 id)
     {
         if (homeToken == address(0)) revert ZeroAddress();
@@ -65,7 +69,7 @@ contract DistributionManager is IDistributionManager, Ownable2Step {
     /// @inheritdoc IDistributionManager
     function commitRoot(uint64 id, uint32 domain, address paymentToken, bytes32 root, uint256 total)
         external
-        onlyOwner
+        onlyRole(AGENT_ROLE)
         returns (bytes32 messageId)
     {
         Declaration storage d = _declarations[id];

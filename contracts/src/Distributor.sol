@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
@@ -20,8 +20,11 @@ import {DistributionLib} from "./libs/DistributionLib.sol";
 /// commit. Each leaf (holder, gross, withheld) is settled once: paid (net to the holder,
 /// withheld to the tax account) or, when the holder is revoked or frozen in this chain's
 /// registry at payment time, reserved until the issuer releases or reclaims it.
-contract Distributor is IDistributor, IMessageRecipient, Ownable2Step, ReentrancyGuardTransient {
+contract Distributor is IDistributor, IMessageRecipient, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+
+    /// @notice The issuer's agent: releases and reclaims reserved amounts, closes after the deadline.
+    bytes32 public constant AGENT_ROLE = keccak256("AGENT_ROLE");
 
     /// @notice This chain's mailbox: the only caller of `handle`.
     IMailbox public immutable mailbox;
@@ -54,9 +57,12 @@ contract Distributor is IDistributor, IMessageRecipient, Ownable2Step, Reentranc
     /// @param mailbox_ This chain's mailbox.
     /// @param homeDomain_ The home chain's domain (may be this chain's).
     /// @param registry_ This chain's identity registry.
-    /// @param owner_ The issuer: enrolls the manager, sets the tax account, releases, reclaims, closes.
-    constructor(IMailbox mailbox_, uint32 homeDomain_, IIdentityRegistry registry_, address owner_) Ownable(owner_) {
-        if (address(mailbox_) == address(0) || address(registry_) == address(0)) revert ZeroAddress();
+    /// @param admin Holds DEFAULT_ADMIN_ROLE: enrolls the manager, sets the tax account, grants AGENT_ROLE.
+    constructor(IMailbox mailbox_, uint32 homeDomain_, IIdentityRegistry registry_, address admin) {
+        if (address(mailbox_) == address(0) || address(registry_) == address(0) || admin == address(0)) {
+            revert ZeroAddress();
+        }
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         mailbox = mailbox_;
         localDomain = mailbox_.localDomain();
         homeDomain = homeDomain_;
@@ -66,14 +72,14 @@ contract Distributor is IDistributor, IMessageRecipient, Ownable2Step, Reentranc
     // ------------------------------------------------------------------ configuration
 
     /// @notice Enrolls the home DistributionManager (its address on the home chain).
-    function enrollManager(address manager_) external onlyOwner {
+    function enrollManager(address manager_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (manager_ == address(0)) revert ZeroAddress();
         manager = manager_;
         emit ManagerEnrolled(manager_);
     }
 
     /// @notice Sets the account withheld tax is paid to on this chain.
-    function setTaxAccount(address taxAccount_) external onlyOwner {
+    function setTaxAccount(address taxAccount_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (taxAccount_ == address(0)) revert ZeroAddress();
         taxAccount = taxAccount_;
         emit TaxAccountSet(taxAccount_);
@@ -152,7 +158,7 @@ contract Distributor is IDistributor, IMessageRecipient, Ownable2Step, Reentranc
     }
 
     /// @inheritdoc IDistributor
-    function release(uint64 id, address holder) external onlyOwner nonReentrant {
+    function release(uint64 id, address holder) external onlyRole(AGENT_ROLE) nonReentrant {
         Accounts storage a = _open_(id);
         Reserve storage r = _settled[id][holder];
         if (r.state != RESERVED) revert NotReserved(id, holder);
@@ -165,7 +171,7 @@ contract Distributor is IDistributor, IMessageRecipient, Ownable2Step, Reentranc
     }
 
     /// @inheritdoc IDistributor
-    function reclaim(uint64 id, address holder, address to) external onlyOwner nonReentrant {
+    function reclaim(uint64 id, address holder, address to) external onlyRole(AGENT_ROLE) nonReentrant {
         if (to == address(0)) revert ZeroAddress();
         Accounts storage a = _open_(id);
         Reserve storage r = _settled[id][holder];
@@ -178,7 +184,7 @@ contract Distributor is IDistributor, IMessageRecipient, Ownable2Step, Reentranc
     }
 
     /// @inheritdoc IDistributor
-    function close(uint64 id, address to) external onlyOwner nonReentrant {
+    function close(uint64 id, address to) external onlyRole(AGENT_ROLE) nonReentrant {
         if (to == address(0)) revert ZeroAddress();
         Accounts storage a = _open_(id);
         if (block.timestamp < a.claimUntil) revert StillOpen(id, a.claimUntil);

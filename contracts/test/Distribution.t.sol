@@ -51,18 +51,21 @@ contract DistributionTest is BridgeFixture {
         remoteDist.enrollManager(address(manager));
         homeDist.setTaxAccount(tax);
         remoteDist.setTaxAccount(tax);
+        manager.grantRole(manager.AGENT_ROLE(), agent);
+        homeDist.grantRole(homeDist.AGENT_ROLE(), agent);
+        remoteDist.grantRole(remoteDist.AGENT_ROLE(), agent);
         homeUsd.mint(owner, 1e12);
         remoteUsd.mint(owner, 1e12);
         vm.stopPrank();
 
         vm.warp(T0 + 10 days);
         until = uint64(T0 + 40 days);
-        vm.prank(owner);
+        vm.prank(agent);
         id = manager.declare(address(homeToken), uint64(T0 + 1 days), 1_500, until);
         for (uint256 i; i < 3; ++i) {
             leaves.push(DistributionLib.leaf(REMOTE, id, holders[i], gross[i], withheld[i]));
         }
-        vm.prank(owner);
+        vm.prank(agent);
         manager.commitRoot(id, REMOTE, address(remoteUsd), SortedTree.root(leaves), 1_000);
         _relayAll(HOME);
     }
@@ -130,10 +133,10 @@ contract DistributionTest is BridgeFixture {
     }
 
     function test_commit_overDeclared_refused() public {
-        vm.prank(owner);
+        vm.prank(agent);
         vm.expectRevert(abi.encodeWithSelector(IDistributionManager.OverCommitted.selector, id, 1_501, 1_500));
         manager.commitRoot(id, HOME, address(homeUsd), keccak256("x"), 501);
-        vm.prank(owner);
+        vm.prank(agent);
         vm.expectRevert(abi.encodeWithSelector(IDistributionManager.AlreadyCommitted.selector, id, REMOTE));
         manager.commitRoot(id, REMOTE, address(remoteUsd), keccak256("x"), 1);
     }
@@ -141,7 +144,7 @@ contract DistributionTest is BridgeFixture {
     function test_homeRoot_opensLocally() public {
         bytes32[] memory one = new bytes32[](1);
         one[0] = DistributionLib.leaf(HOME, id, alice, 500, 0);
-        vm.prank(owner);
+        vm.prank(agent);
         manager.commitRoot(id, HOME, address(homeUsd), one[0], 500);
         vm.startPrank(owner);
         homeUsd.approve(address(homeDist), 500);
@@ -153,11 +156,14 @@ contract DistributionTest is BridgeFixture {
     }
 
     function test_declare_badDates_refused() public {
-        vm.prank(owner);
+        vm.prank(agent);
         vm.expectRevert(
             abi.encodeWithSelector(IDistributionManager.BadDates.selector, uint64(block.timestamp), until)
         );
         manager.declare(address(homeToken), uint64(block.timestamp), 1, until);
+        vm.prank(stranger); // not the agent
+        vm.expectRevert();
+        manager.declare(address(homeToken), uint64(T0), 1, until);
     }
 
     // ------------------------------------------------------------------ payments
@@ -256,23 +262,23 @@ contract DistributionTest is BridgeFixture {
         vm.expectRevert(abi.encodeWithSelector(IDistributor.AlreadySettled.selector, id, bob));
         remoteDist.claim(id, 300, 0, _proof(1));
         // release needs the holder unblocked
-        vm.prank(owner);
+        vm.prank(agent);
         vm.expectRevert(abi.encodeWithSelector(IDistributor.HolderBlocked.selector, carol));
         remoteDist.release(id, carol);
         vm.prank(agent);
         registry.unfreeze(carol);
         _relayAll(HOME);
-        vm.prank(owner);
+        vm.prank(agent);
         remoteDist.release(id, carol);
         vm.assertEq(remoteUsd.balanceOf(carol), 90, "remoteUsd.balanceOf(carol), 90");
         // close leaves the reserved amount alone; reclaim returns it
         vm.warp(until);
         uint256 before = remoteUsd.balanceOf(treasury);
-        vm.prank(owner);
+        vm.prank(agent);
         remoteDist.close(id, treasury);
         vm.assertEq(remoteUsd.balanceOf(treasury), before, "remoteUsd.balanceOf(treasury), before");
         vm.assertEq(remoteDist.accounts(id).reserved, 300, "remoteDist.accounts(id).reserved, 300");
-        vm.prank(owner);
+        vm.prank(agent);
         remoteDist.reclaim(id, bob, treasury);
         vm.assertEq(remoteUsd.balanceOf(treasury), 300, "remoteUsd.balanceOf(treasury), 300");
         vm.assertEq(remoteUsd.balanceOf(address(remoteDist)), 0, "remoteUsd.balanceOf(address(remoteDist)), 0");
@@ -282,11 +288,11 @@ contract DistributionTest is BridgeFixture {
         _fund(1_000);
         vm.prank(alice);
         remoteDist.claim(id, 600, 60, _proof(0));
-        vm.prank(owner);
+        vm.prank(agent);
         vm.expectRevert(abi.encodeWithSelector(IDistributor.StillOpen.selector, id, until));
         remoteDist.close(id, treasury);
         vm.warp(until);
-        vm.prank(owner);
+        vm.prank(agent);
         remoteDist.close(id, treasury);
         vm.assertEq(remoteUsd.balanceOf(treasury), 400, "remoteUsd.balanceOf(treasury), 400");
         vm.prank(stranger);

@@ -1,0 +1,104 @@
+"""Deploying and wiring the distribution contracts (called by relayer/deploy.py).
+
+Home: a DistributionManager and a Distributor; every remote chain: a Distributor reading its
+mirror registry. Wiring, each step read first and sent only when it differs: the manager
+enrolls each chain's distributor (the home one included), each distributor enrolls the home
+manager (the only source of roots) and the tax account, the issuer agent gets AGENT_ROLE on
+the manager and every distributor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relayer.chain import contracts
+from relayer.chain.wallet import Wallet
+from relayer.config import ChainConfig, Config
+from relayer.deployment import Deployment
+
+AGENT_ROLE_NAME = b"AGENT_ROLE"
+
+
+def tax_account(config: Config) -> str:
+    return config.distribution.tax_account or config.accounts.issuer_agent.address
+
+
+def dust_account(config: Config) -> str:
+    return config.distribution.dust_account or config.accounts.issuer_agent.address
+
+
+async def deploy(
+    wallet: Wallet, chain: ChainConfig, home: ChainConfig, mailbox: str, registry: str
+) -> dict[str, str]:
+    """The distribution contracts of ``chain``: one wave, after its mailbox and registry."""
+    owner = wallet.address
+    sent = {
+        "Distributor": await wallet.deploy(
+            contracts.load("Distributor"), mailbox, home.chain_id, registry, owner
+        )
+    }
+    if chain.name == home.name:
+        sent["DistributionManager"] = await wallet.deploy(
+            contracts.load("DistributionManager"), mailbox, owner
+        )
+    await wallet.wait(list(sent.values()))
+    out = {}
+    for name, s in sent.items():
+        assert s.contract_address is not None
+        out[name] = s.contract_address
+    return out
+
+
+def steps(config: Config, chain: ChainConfig, deployment: Deployment, wallet: Wallet) -> list[Any]:
+    """The wiring steps of ``chain`` (relayer.deploy.Step)."""
+    from relayer.core.hashing import keccak256
+    from relayer.deploy import Step, _role_step
+
+    role = keccak256(AGENT_ROLE_NAME)
+    agent = config.accounts.issuer_agent.address
+    here = deployment.chain(chain.name)
+    home = deployment.chain(config.home)
+    distributor = here.contracts.get("Distributor")
+    manager = home.contracts.get("DistributionManager")
+    if distributor is None or manager is None:
+        return []
+    d_abi = contracts.load("Distributor")
+    m_abi = contracts.load("DistributionManager")
+    tax = tax_account(config)
+    out = [
+        _role_step(wallet, distributor, d_abi, role, agent, "distributor agent"),
+        Step(
+            "distributor enrolls the home manager",
+            lambda: wallet.call(distributor, d_abi.fn("manager")),
+            manager,
+            distributor,
+            d_abi.fn("enrollManager").encode(manager),
+        ),
+        Step(
+            "distributor tax account",
+            lambda: wallet.call(distributor, d_abi.fn("taxAccount")),
+            tax,
+            distributor,
+            d_abi.fn("setTaxAccount").encode(tax),
+        ),
+    ]
+    if chain.name == config.home:
+        out.append(_role_step(wallet, manager, m_abi, role, agent, "distribution manager agent"))
+        for other in config.chains:
+            theirs = deployment.chain(other.name).contracts.get("Distributor")
+            if theirs is None:
+                continue
+
+            async def current(domain: int = other.chain_id) -> Any:
+                return await wallet.call(manager, m_abi.fn("distributorOf"), domain)
+
+            out.append(
+                Step(
+                    f"manager enrolls the distributor of {other.name}",
+                    current,
+                    theirs,
+                    manager,
+                    m_abi.fn("enrollDistributor").encode(other.chain_id, theirs),
+                )
+            )
+    return out

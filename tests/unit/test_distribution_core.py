@@ -1,0 +1,107 @@
+"""Entitlements add up to the declared amount to the unit; the distribution tree matches the
+Solidity side (tests/vectors/distribution.json, checked by OpenZeppelin's MerkleProof)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from relayer.distribution.entitlements import Position, allocate, withholding
+from relayer.distribution.merkle import Tree, leaf_hash, verify
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+DUST = "0x000000000000000000000000000000000000d057"
+
+
+def h(text: str) -> bytes:
+    return bytes.fromhex(text[2:])
+
+
+@pytest.mark.parametrize(
+    "tree", json.loads((VECTORS / "distribution.json").read_text()), ids=lambda t: t["root"][:10]
+)
+def test_tree_matches_solidity(tree: dict) -> None:
+    leaves = []
+    for row in tree["leaves"]:
+        leaf = leaf_hash(
+            int(row["domain"]),
+            int(row["id"]),
+            row["holder"],
+            int(row["gross"]),
+            int(row["withheld"]),
+        )
+        assert leaf == h(row["leaf"])
+        leaves.append(leaf)
+    built = Tree.build(leaves)
+    assert built.root == h(tree["root"])
+    for i, proof in enumerate(tree["proofs"]):
+        assert built.proof(i) == [h(x) for x in proof["proof"]]
+        assert verify(built.proof(i), built.root, leaves[i])
+    if len(leaves) > 1:
+        assert not verify(built.proof(0), built.root, leaves[1])
+
+
+positions = st.lists(
+    st.builds(
+        Position,
+        chain=st.sampled_from(["home", "l2a", "l2b"]),
+        wallet=st.sampled_from([f"0x{i:040x}" for i in range(1, 12)] + [DUST]),
+        balance=st.integers(0, 10**27),
+        country=st.sampled_from([0, 276, 840, 250]),
+    ),
+    min_size=1,
+    max_size=40,
+).filter(lambda ps: sum(p.balance for p in ps) > 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(positions, st.integers(1, 10**30))
+def test_sum_plus_dust_is_the_amount(ps: list[Position], amount: int) -> None:
+    rates = {276: Fraction(26375, 100000), 840: Fraction(30, 100)}
+    a = allocate(ps, amount, home="home", dust_account=DUST, rates=rates)
+    assert sum(e.gross for e in a.entitlements) == amount
+    total = sum(p.balance for p in ps)
+    owed = sum(amount * b // total for b in _merged_balances(ps))
+    assert owed + a.dust == amount
+    assert 0 <= a.dust < len(a.entitlements) + 1
+    assert sum(a.total(c) for c in {e.chain for e in a.entitlements}) == amount
+    keys = [(e.chain, e.wallet.lower()) for e in a.entitlements]
+    assert len(keys) == len(set(keys)), "one leaf per holder and chain"
+    for e in a.entitlements:
+        assert 0 <= e.withheld <= e.gross and e.net + e.withheld == e.gross
+
+
+@settings(max_examples=100, deadline=None)
+@given(positions, st.integers(1, 10**9), st.integers(1, 10**6))
+def test_per_unit(ps: list[Position], per_unit: int, extra: int) -> None:
+    need = sum(p.balance * per_unit // 10**18 for p in _merged(ps))
+    a = allocate(ps, need + extra, home="home", dust_account=DUST, per_unit=per_unit, decimals=18)
+    assert sum(e.gross for e in a.entitlements) == need + extra
+    if need > 1:
+        with pytest.raises(ValueError, match="short"):
+            allocate(ps, need - 1, home="home", dust_account=DUST, per_unit=per_unit, decimals=18)
+
+
+def _merged_balances(ps: list[Position]) -> list[int]:
+    return [p.balance for p in _merged(ps)]
+
+
+def _merged(ps: list[Position]) -> list[Position]:
+    out: dict[tuple[str, str], int] = {}
+    for p in ps:
+        out[(p.chain, p.wallet)] = out.get((p.chain, p.wallet), 0) + p.balance
+    return [Position(c, w, b) for (c, w), b in out.items()]
+
+
+def test_rounding_rule_example() -> None:
+    ps = [Position("home", "0x" + "01" * 20, 1), Position("l2a", "0x" + "02" * 20, 1),
+          Position("l2b", "0x" + "03" * 20, 1)]  # fmt: skip
+    a = allocate(ps, 100, home="home", dust_account=DUST)
+    assert [e.gross for e in a.entitlements] == [33, 33, 33, 1]
+    assert a.entitlements[-1].wallet == DUST and a.entitlements[-1].chain == "home"
+    assert withholding(33, Fraction(26375, 100000)) == 8  # floor(8.703...)
