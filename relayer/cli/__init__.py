@@ -11,6 +11,7 @@ import typer
 
 from relayer import __version__
 from relayer.cli import bridge, captable, devnet, dvp, health, investor, relay, system, token
+from relayer.cli import distribution as distribution_cli
 from relayer.cli import fund as devnet_fund
 from relayer.cli.common import ConfigOption, err_console
 from relayer.cli.examples import add_examples
@@ -40,6 +41,7 @@ app.add_typer(token.app, name="token")
 app.command("captable")(captable.captable)
 app.command("audit")(captable.audit_command)
 app.add_typer(dvp.app, name="dvp")
+app.add_typer(distribution_cli.app, name="distribution")
 
 
 def _print_version(value: bool) -> None:
