@@ -143,7 +143,7 @@ def pay(
 ) -> None:
     """Push payments to every unpaid holder, in batches (resumable; anyone may push)."""
     config = get_config(config_path)
-    key = resolve_key(config, key_env, "relayer")
+    key = resolve_key(config, key_env, "issuer_agent")
     done = _run(config, lambda s: actions.pay(s, key, distribution_id, chain, batch))
     if as_json:
         emit([{**d.__dict__} for d in done])

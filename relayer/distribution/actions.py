@@ -27,7 +27,7 @@ from relayer.distribution import wiring
 from relayer.distribution.entitlements import Allocation, Entitlement, allocate
 from relayer.distribution.merkle import Tree, leaf_hash
 from relayer.distribution.snapshot import snapshot
-from relayer.errors import InputError
+from relayer.errors import DeploymentError, InputError
 from relayer.issuer_inputs import format_time, format_tokens, parse_amount
 
 MANAGER = "DistributionManager"
@@ -79,7 +79,7 @@ class Record:
         return [leaf for leaf in self.leaves if leaf.chain == chain]
 
     def to_json(self) -> str:
-        doc = {**self.__dict__, "leaves": [leaf.__dict__ for leaf in self.leaves]}
+        doc = {**self.__dict__, "leaves": [dict(leaf.__dict__) for leaf in self.leaves]}
         doc["amount"] = str(self.amount)
         doc["totals"] = {c: str(v) for c, v in self.totals.items()}
         for leaf in doc["leaves"]:
@@ -191,7 +191,10 @@ async def declare(
 ) -> Declared:
     """Snapshot, allocate, declare, commit the roots; every check before the first send."""
     config = session.config
-    deployed = session.token(token)
+    try:
+        deployed = session.token(token)
+    except DeploymentError as exc:
+        raise InputError(f"--token: {exc}") from None
     home = config.home
     await session.reachable(home)
     manager = session.deployment.chain(home).contracts.get(MANAGER)
@@ -245,7 +248,9 @@ async def declare(
     fn = contracts.load(MANAGER).fn("commitRoot")
     for chain, root in record.roots.items():
         domain = config.chain(chain).chain_id
-        data = fn.encode(distribution_id, domain, payments[chain], root, record.totals[chain])
+        data = fn.encode(
+            distribution_id, domain, payments[chain], bytes.fromhex(root[2:]), record.totals[chain]
+        )
         sent.append(await wallet.send(manager, data, what=f"commit the root of {chain}"))
     receipts = await wallet.wait(sent)
     for (chain, _), s in zip(record.roots.items(), sent, strict=True):

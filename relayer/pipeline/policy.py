@@ -72,8 +72,9 @@ def deployment_routes(config: Config, deployment: Deployment) -> set[Route]:
         mirror = there.contracts.get("MirrorIdentityRegistry")
         if registry and mirror:
             routes.add((home.chain_id, remote.chain_id, word(registry), word(mirror)))
-        manager, distributor = home_contracts.get("DistributionManager"), there.contracts.get(
-            "Distributor"
+        manager, distributor = (
+            home_contracts.get("DistributionManager"),
+            there.contracts.get("Distributor"),
         )
         if manager and distributor:  # a distribution's root for that chain (docs/distributions.md)
             routes.add((home.chain_id, remote.chain_id, word(manager), word(distributor)))
