@@ -3,8 +3,9 @@
 The home chain gets the mailbox, the identity registry, the security tokens, the
 bridge (escrow), the timelock and the payment token; every remote chain gets a
 mailbox, a mirror registry, mirror tokens, a bridge (mint and burn), a timelock and
-a payment token; every chain a Distributor, the home chain a DistributionManager
-(relayer/distribution/wiring.py). Then the wiring: validator sets per origin, enrollments, roles,
+a payment token; every chain a Distributor and a Ballot, the home chain a
+DistributionManager and a VoteManager (relayer/distribution/wiring.py). Then the
+wiring: validator sets per origin, enrollments, roles,
 custodians, rate limits, the guardian, the timelock's security tokens, and on each bridge
 the custodian contracts of every chain it serves (no transfer may name them as recipient).
 
@@ -132,7 +133,7 @@ class Deployer:
             if deployed is None:
                 return False
             wallet = self.deployer[chain.name]
-            if "Distributor" not in deployed.contracts:  # recorded before distributions
+            if "Ballot" not in deployed.contracts:  # recorded before distributions and votes
                 return False
             addresses = list(deployed.contracts.values())
             addresses += [

@@ -37,6 +37,17 @@ EXAMPLES: dict[str, list[str]] = {
         "stbridge distribution report --id 1 --csv",
         "stbridge distribution report --id 1 --json",
     ],
+    "vote open": [
+        "stbridge vote open --token ACME --record-date 2027-03-31 --closes 14d "
+        '--question "Approve the merger?" --options yes,no,abstain',
+    ],
+    "vote cast": [
+        "stbridge vote cast --id 1 --chain b --option yes --key-env HOLDER_KEY",
+        "stbridge vote cast --id 1 --chain c --option no --by-signature",
+    ],
+    "vote send-tallies": ["stbridge vote send-tallies --id 1"],
+    "vote status": ["stbridge vote status --id 1", "stbridge vote status --id 1 --json"],
+    "vote tally": ["stbridge vote tally --id 1", "stbridge vote tally --id 1 --json"],
     "distribution close": [
         "stbridge distribution close --id 1",
         f"stbridge distribution close --id 1 --to {INVESTOR} --chain b",

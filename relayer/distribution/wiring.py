@@ -1,7 +1,10 @@
-"""Deploying and wiring the distribution contracts (called by relayer/deploy.py).
+"""Deploying and wiring the distribution and vote contracts (called by relayer/deploy.py).
 
-Home: a DistributionManager and a Distributor; every remote chain: a Distributor reading its
-mirror registry. Wiring, each step read first and sent only when it differs: the manager
+Home: a DistributionManager, a Distributor, a VoteManager and a Ballot; every remote chain:
+a Distributor reading its mirror registry and a Ballot. The vote contracts are wired like the
+distribution ones (the manager enrolls each chain's ballot, each ballot the home manager).
+
+Wiring, each step read first and sent only when it differs: the manager
 enrolls each chain's distributor (the home one included), each distributor enrolls the home
 manager (the only source of roots) and the tax account, the issuer agent gets AGENT_ROLE on
 the manager and every distributor.
@@ -35,12 +38,14 @@ async def deploy(
     sent = {
         "Distributor": await wallet.deploy(
             contracts.load("Distributor"), mailbox, home.chain_id, registry, owner
-        )
+        ),
+        "Ballot": await wallet.deploy(contracts.load("Ballot"), mailbox, home.chain_id, owner),
     }
     if chain.name == home.name:
         sent["DistributionManager"] = await wallet.deploy(
             contracts.load("DistributionManager"), mailbox, owner
         )
+        sent["VoteManager"] = await wallet.deploy(contracts.load("VoteManager"), mailbox, owner)
     await wallet.wait(list(sent.values()))
     out = {}
     for name, s in sent.items():
@@ -99,6 +104,50 @@ def steps(config: Config, chain: ChainConfig, deployment: Deployment, wallet: Wa
                     theirs,
                     manager,
                     m_abi.fn("enrollDistributor").encode(other.chain_id, theirs),
+                )
+            )
+    return out + _vote_steps(config, chain, deployment, wallet)
+
+
+def _vote_steps(
+    config: Config, chain: ChainConfig, deployment: Deployment, wallet: Wallet
+) -> list[Any]:
+    from relayer.core.hashing import keccak256
+    from relayer.deploy import Step, _role_step
+
+    ballot = deployment.chain(chain.name).contracts.get("Ballot")
+    manager = deployment.chain(config.home).contracts.get("VoteManager")
+    if ballot is None or manager is None:
+        return []
+    b_abi, m_abi = contracts.load("Ballot"), contracts.load("VoteManager")
+    out = [
+        Step(
+            "ballot enrolls the home vote manager",
+            lambda: wallet.call(ballot, b_abi.fn("manager")),
+            manager,
+            ballot,
+            b_abi.fn("enrollManager").encode(manager),
+        )
+    ]
+    if chain.name == config.home:
+        agent = config.accounts.issuer_agent.address
+        role = keccak256(AGENT_ROLE_NAME)
+        out.append(_role_step(wallet, manager, m_abi, role, agent, "vote manager agent"))
+        for other in config.chains:
+            theirs = deployment.chain(other.name).contracts.get("Ballot")
+            if theirs is None:
+                continue
+
+            async def current(domain: int = other.chain_id) -> Any:
+                return await wallet.call(manager, m_abi.fn("ballotOf"), domain)
+
+            out.append(
+                Step(
+                    f"vote manager enrolls the ballot of {other.name}",
+                    current,
+                    theirs,
+                    manager,
+                    m_abi.fn("enrollBallot").encode(other.chain_id, theirs),
                 )
             )
     return out
