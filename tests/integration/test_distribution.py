@@ -1,10 +1,12 @@
-"""A distribution over three real chains (configs/devnet3.toml on free ports, anvil).
+"""A distribution and a vote over three real chains (configs/devnet3.toml on free ports, anvil).
 
 A randomized cap table is spread over the chains, with bridge transfers in flight at the
 record date; the entitlements are checked against balances read straight from the chains
 (not through the snapshot code), every holder is paid exactly its net on the chain where it
 held, tax and sums reconcile per chain and in total, a holder revoked after the record date
-is reserved, and the refused inputs change nothing.
+is reserved, and the refused inputs change nothing. Then a vote with holders on all three
+chains (one of them on two chains, voting on each with that chain's part, one by EIP-712
+signature) tallies home exactly.
 """
 
 from __future__ import annotations
@@ -85,6 +87,16 @@ async def _heads(chains: Chains) -> dict[str, int]:
     return {n: (await rpc.block("latest")).timestamp for n, rpc in chains.rpcs.items()}
 
 
+async def _delivered(chains: Chains, want: dict[str, int]) -> None:
+    """Until each chain's token supply is what was sent to it (every transfer arrived)."""
+
+    async def done() -> bool:
+        supplies = {c: await chains.supply(c) for c in want}
+        return supplies == want
+
+    await _until(done, 90, f"supplies {want}")
+
+
 async def _until(condition: object, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -135,13 +147,16 @@ async def _scenario(system: System, tmp_path: Path) -> None:
         )
         await a.wait(sent)
         plan = {"b": holders[:4], "c": holders[4:7]}
+        supply = {c: await chains.supply(c) for c in ("b", "c")}
         async with running_relayer(system, tmp_path / "r1.db") as relay:
             for chain, who in plan.items():
+                amounts = [rng.randint(10**15, 3 * 10**20) for _ in who]
+                supply[chain] += sum(amounts)
                 await send_many(
-                    chains, home, chain,
-                    [(seller, w, rng.randint(10**15, 3 * 10**20)) for w in who],
-                )  # fmt: skip
+                    chains, home, chain, [(seller, w, n) for w, n in zip(who, amounts, strict=True)]
+                )
             await send_many(chains, home, "c", [(claimer, claimer.address, 123 * 10**18 + 1)])
+            supply["c"] += 123 * 10**18 + 1
             s = chains.wallet(home, seller)
             moves = [
                 await s.send(
@@ -152,6 +167,7 @@ async def _scenario(system: System, tmp_path: Path) -> None:
                 for w in holders[7:]
             ]
             await s.wait(moves)
+            await _delivered(chains, supply)
             await drained(relay)
         # ------------------------------------ transfers in flight at the record date
         flying = [(holders[0], "b", 5 * 10**18 + 3), (holders[8], "c", 7 * 10**18 + 11)]
@@ -291,6 +307,96 @@ async def _scenario(system: System, tmp_path: Path) -> None:
             assert {r.state for r in report} == {"paid", "reserved"}
             with pytest.raises(InputError, match="open until"):
                 await actions.close(session, agent, record.id, agent.address)
+            await drained(relay)
+    finally:
+        await session.__aexit__(None, None, None)
+        await chains.close()
+
+
+def test_vote_over_three_chains(three: System, tmp_path: Path) -> None:
+    asyncio.run(_vote(three, tmp_path))
+
+
+async def _vote(system: System, tmp_path: Path) -> None:
+    from relayer.vote import actions as votes
+
+    config = system.config
+    home = config.home
+    agent = config.accounts.issuer_agent
+    one, two, three_ = config.accounts.investors[:3]
+    chains = Chains(system)
+    session = Session(config, system.deployment)
+    await session.__aenter__()
+    try:
+        supply = {c: await chains.supply(c) for c in ("b", "c")}
+        async with running_relayer(system, tmp_path / "v1.db") as relay:
+            # holders on every chain: one on a, two on a and b, three on a and c
+            await send_many(chains, home, "b", [(two, two.address, 40 * 10**18 + 1)])
+            await send_many(chains, home, "c", [(three_, three_.address, 25 * 10**18 + 3)])
+            supply["b"] += 40 * 10**18 + 1
+            supply["c"] += 25 * 10**18 + 3
+            await _delivered(chains, supply)
+            await drained(relay)
+        record_date = max((await _heads(chains)).values())
+
+        async def settled() -> bool:
+            return min((await _heads(chains)).values()) > record_date + 1
+
+        await _until(settled, 30, "every chain past the record date")
+        power = {}
+        for chain in ("a", "b", "c"):
+            for key in (one, two, three_):
+                power[(chain, key.address)] = await chains.balance(chain, key.address)
+        async with running_relayer(system, tmp_path / "v2.db") as relay:
+            now = max((await _heads(chains)).values())
+            closes = now + 30
+            with pytest.raises(InputError, match="in the future"):
+                await votes.open_vote(
+                    session, agent, "ACME", now + 600, closes, "Merge?", ["y", "n"]
+                )
+            record, _ = await votes.open_vote(
+                session, agent, "ACME", record_date, closes, "Merge with Beta?",
+                ["yes", "no", "abstain"],
+            )  # fmt: skip
+
+            async def opened() -> bool:
+                return all(c.opened for c in (await votes.tally(session, record.id)).chains)
+
+            await _until(opened, 60, "the vote roots on b and c")
+            await votes.cast(session, one, record.id, "a", "yes")
+            await votes.cast(session, two, record.id, "a", "no")
+            await votes.cast(session, two, record.id, "b", "no", submitter=agent)  # EIP-712
+            await votes.cast(session, three_, record.id, "c", "yes")
+            await votes.cast(session, three_, record.id, "a", "abstain")
+            with pytest.raises(InputError, match="voted already"):
+                await votes.cast(session, three_, record.id, "c", "no")
+            with pytest.raises(InputError, match="held no"):
+                await votes.cast(session, one, record.id, "b", "yes")
+
+            async def closed() -> bool:
+                return min((await _heads(chains)).values()) > closes
+
+            await _until(closed, 60, "the vote to close")
+            sent = await votes.send_tallies(session, agent, record.id)
+            assert sorted(sent) == ["a", "b", "c"]
+
+            async def final() -> bool:
+                return (await votes.tally(session, record.id)).final
+
+            await _until(final, 60, "every tally counted at home")
+            result = await votes.tally(session, record.id)
+            p = power
+            want = [
+                p[("a", one.address)] + p[("c", three_.address)],
+                p[("a", two.address)] + p[("b", two.address)],
+                p[("a", three_.address)],
+            ]
+            assert result.totals == want
+            assert p[("b", two.address)] and p[("c", three_.address)]
+            # nobody counts twice: each chain's tally is at most its power
+            for c in result.chains:
+                assert sum(c.tally) <= c.power
+            assert (await votes.send_tallies(session, agent, record.id)) == []
             await drained(relay)
     finally:
         await session.__aexit__(None, None, None)
