@@ -233,7 +233,23 @@ async def declare(
         )  # fmt: skip
     except ValueError as exc:
         raise InputError(f"cannot allocate: {exc}") from None
-    wallet = session.wallet(home, key)
+    return await commit_allocation(
+        session, key, deployed.symbol, record_date, claim_until, allocation, payments,
+        decimals, symbol,
+    )  # fmt: skip
+
+
+async def commit_allocation(
+    session: Session, key: PrivateKey, token: str, record_date: int, claim_until: int,
+    allocation: Allocation, payments: dict[str, str], decimals: int, symbol: str,
+) -> Declared:  # fmt: skip
+    """Declare ``allocation`` on the home manager and commit its roots (``declare``'s sends;
+    the benchmark calls it with a synthetic allocation)."""
+    config = session.config
+    deployed = session.token(token)
+    manager = session.deployment.chain(config.home).contracts[MANAGER]
+    amount = allocation.amount
+    wallet = session.wallet(config.home, key)
     receipt = await wallet.transact(
         manager, contracts.load(MANAGER).fn("declare"),
         deployed.home_address, record_date, amount, claim_until, what="declare a distribution",
