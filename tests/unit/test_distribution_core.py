@@ -105,3 +105,28 @@ def test_rounding_rule_example() -> None:
     assert [e.gross for e in a.entitlements] == [33, 33, 33, 1]
     assert a.entitlements[-1].wallet == DUST and a.entitlements[-1].chain == "home"
     assert withholding(33, Fraction(26375, 100000)) == 8  # floor(8.703...)
+
+
+def test_the_relayer_carries_roots_out_and_tallies_home_only() -> None:
+    from relayer.config import parse_config
+    from relayer.deployment import ChainDeployment, Deployment
+    from relayer.pipeline.policy import deployment_routes, word
+    from tests.helpers import devnet_raw
+
+    manager, votes = "0x" + "a3" * 20, "0x" + "a4" * 20
+    distributor, ballot = "0x" + "b3" * 20, "0x" + "b4" * 20
+    deployment = Deployment(
+        network="devnet",
+        home="a",
+        chains={
+            "a": ChainDeployment("a", 65001, 0, {"DistributionManager": manager,
+                                                 "VoteManager": votes}),
+            "b": ChainDeployment("b", 65002, 0, {"Distributor": distributor, "Ballot": ballot}),
+        },
+    )  # fmt: skip
+    routes = deployment_routes(parse_config(devnet_raw()), deployment)
+    assert routes == {
+        (65001, 65002, word(manager), word(distributor)),
+        (65001, 65002, word(votes), word(ballot)),
+        (65002, 65001, word(ballot), word(votes)),
+    }
