@@ -95,7 +95,7 @@ def declare(
                 "roots": r.roots,
                 "totals": {c: str(v) for c, v in r.totals.items()},
                 "holders": len(r.leaves),
-                "dust": str(sum(x.gross for x in r.leaves if x.dust and x.balance == 0)),
+                "dust": str(r.dust),
                 "file": str(done.path),
                 "tx_hashes": done.tx_hashes,
                 "gas": done.gas,

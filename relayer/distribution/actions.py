@@ -35,6 +35,7 @@ DISTRIBUTOR = "Distributor"
 ERC20 = "PaymentToken"
 STATES = {0: "unpaid", 1: "paid", 2: "reserved", 3: "reclaimed"}
 PAY_BATCH = 100
+PAY_WAVE = 4  # pay transactions in the pool at once
 
 
 # ---------------------------------------------------------------------- the kept record
@@ -74,6 +75,7 @@ class Record:
     totals: dict[str, int]
     leaves: list[Leaf]
     commits: dict[str, str] = field(default_factory=dict)  # chain -> commit tx
+    dust: int = 0  # rounding dust, on the dust account's home leaf
 
     def on(self, chain: str) -> list[Leaf]:
         return [leaf for leaf in self.leaves if leaf.chain == chain]
@@ -298,6 +300,7 @@ def _record(
     return Record(
         session.config.network, distribution_id, symbol, record_date, amount, claim_until,
         decimals, payment_symbol, allocation.dust_account, roots, totals, leaves,
+        dust=allocation.dust,
     )  # fmt: skip
 
 
@@ -484,12 +487,16 @@ async def pay(
         wallet = session.wallet(chain, key)
         fn = contracts.load(DISTRIBUTOR).fn("pay")
         target = _distributor(session, chain)
-        sent = []
-        for first in range(0, len(todo), batch):
-            part = todo[first : first + batch]
-            data = fn.encode(distribution_id, [_payment_tuple(leaf) for leaf in part])
-            sent.append(await wallet.send(target, data, what=f"pay {len(part)} holders"))
-        receipts = await wallet.wait(sent) if sent else []
+        sent: list[Sent] = []
+        receipts: list[dict[str, Any]] = []
+        parts = [todo[i : i + batch] for i in range(0, len(todo), batch)]
+        for wave in range(0, len(parts), PAY_WAVE):  # a few blocks' worth at a time
+            now_sent = []
+            for part in parts[wave : wave + PAY_WAVE]:
+                data = fn.encode(distribution_id, [_payment_tuple(leaf) for leaf in part])
+                now_sent.append(await wallet.send(target, data, what=f"pay {len(part)} holders"))
+            receipts += await wallet.wait(now_sent, within=120.0 + 30.0 * len(now_sent))
+            sent += now_sent
         abi = contracts.load(DISTRIBUTOR)
         for s, r in zip(sent, receipts, strict=True):
             result.tx_hashes.append(s.hash)

@@ -7,7 +7,8 @@ destination chain*: the sender gave the tokens up when it sent them, and they be
 recipient from then on. A bounced transfer whose Return is in flight is counted for the
 original *sender on the chain the transfer left*, where the Return gives it back. So every
 unit of supply at the record date is counted exactly once, for one holder on one chain, and
-the positions add up to the issued supply minus what custodians (timelocks) hold.
+the positions add up to the issued supply minus what custodians (timelocks) hold. A cap
+table that does not balance at the record date is refused: no entitlement from broken books.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from relayer.actions.session import Session
 from relayer.chain import contracts
 from relayer.core.bodies import IdentityRecord
 from relayer.distribution.entitlements import Position
+from relayer.errors import InputError
 from relayer.issuer_inputs import CutSpec
 
 
@@ -51,6 +53,11 @@ def _cs(address: str) -> str:
 async def snapshot(session: Session, token: str, record_date: int) -> list[Position]:
     """Every holder's position per chain at ``record_date`` (unix seconds)."""
     table = await cap_table(session, token, CutSpec(at_time=record_date))
+    if table.problems:
+        raise InputError(
+            f"the {table.symbol} cap table at {table.cut.label} does not balance "
+            f"({table.problems[0]}): run `stbridge captable --at-block` and settle it first"
+        )
     deployed = session.token(token)
     history = await read_history(session, table.cut)
     balances: dict[tuple[str, str], int] = {}
