@@ -401,3 +401,47 @@ async def _vote(system: System, tmp_path: Path) -> None:
     finally:
         await session.__aexit__(None, None, None)
         await chains.close()
+
+
+def test_cli_on_three_chains(
+    three: System, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The commands as an issuer types them: declare, status --json, report --csv; fund
+    refused in one line while the remote roots are still on their way (no relayer runs)."""
+    import json
+
+    from relayer.cli import main
+
+    cfg = str(three.config_file(tmp_path / "c.toml", tmp_path / "s.db"))
+
+    async def heads() -> dict[str, int]:
+        chains = Chains(three)
+        try:
+            return await _heads(chains)
+        finally:
+            await chains.close()
+
+    moment = max(asyncio.run(heads()).values())  # chain time (anvil's runs ahead of ours)
+    deadline = time.monotonic() + 30
+    while min(asyncio.run(heads()).values()) <= moment + 1 and time.monotonic() < deadline:
+        time.sleep(0.2)  # until the moment is final on every chain
+    code = main(["distribution", "declare", "--token", "ACME", "--record-date", f"@{moment}",
+                 "--amount", "1000.5", "--json", "-c", cfg])  # fmt: skip
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    declared = json.loads(out)["data"]
+    assert sum(int(v) for v in declared["totals"].values()) == 1_000_500_000
+    code = main(["distribution", "status", "--id", str(declared["id"]), "--json", "-c", cfg])
+    out, _ = capfd.readouterr()
+    chains = {c["chain"]: c for c in json.loads(out)["data"]["chains"]}
+    assert code == 0 and chains["a"]["opened"] is True
+    assert sum(int(c["entitled"]) for c in chains.values()) == 1_000_500_000
+    code = main(["distribution", "report", "--id", str(declared["id"]), "--csv", "-c", cfg])
+    out, _ = capfd.readouterr()
+    rows = out.strip().splitlines()
+    assert code == 0 and rows[0].startswith("chain,wallet,investor_id,country,balance,gross")
+    assert len(rows) - 1 == declared["holders"]
+    if not all(c["opened"] for c in chains.values()):
+        code = main(["distribution", "fund", "--id", str(declared["id"]), "-c", cfg])
+        _, err = capfd.readouterr()
+        assert code == 2 and "has not received" in err and len(err.strip().splitlines()) == 1
