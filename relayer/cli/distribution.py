@@ -1,4 +1,5 @@
-"""`stbridge distribution declare|fund|pay|claim|status|report|close` (docs/distributions.md)."""
+"""`stbridge distribution declare|fund|pay|claim|status|report|release|reclaim|close`
+(docs/distributions.md)."""
 
 from __future__ import annotations
 
@@ -264,3 +265,43 @@ def close(
         return
     for d in done:
         say(f"{d.chain}: {d.what}")
+
+
+def _reserved_command(release: bool) -> None:
+    def command(
+        distribution_id: IdOption,
+        chain: Annotated[str, typer.Option("--chain", help="The chain where it is reserved.")],
+        holder: Annotated[str, typer.Option("--holder", help="The reserved holder.")],
+        to: Annotated[
+            str | None,
+            typer.Option("--to", help="reclaim: where the amount goes (default: the agent)."),
+        ] = None,
+        key_env: KeyOption = None,
+        as_json: JsonOption = False,
+        config_path: ConfigOption = None,
+    ) -> None:
+        config = get_config(config_path)
+        wallet = parse_address(holder, "--holder")
+        key = resolve_key(config, key_env, "issuer_agent")
+        target = parse_address(to, "--to") if to else key.address
+        done = _run(
+            config,
+            lambda s: actions.settle_reserved(
+                s, key, distribution_id, chain, wallet, release=release, to=target
+            ),
+        )
+        if as_json:
+            emit({"chain": done.chain, "what": done.what, "tx_hashes": done.tx_hashes})
+            return
+        say(f"{done.chain}: {done.what} (tx {done.tx_hashes[0]})")
+
+    command.__doc__ = (
+        "Pay a reserved holder who is no longer revoked or frozen."
+        if release
+        else "Take a reserved holder's amount back (to the agent, or --to)."
+    )
+    app.command("release" if release else "reclaim")(command)
+
+
+_reserved_command(True)
+_reserved_command(False)

@@ -48,6 +48,10 @@ EXAMPLES: dict[str, list[str]] = {
     "vote send-tallies": ["stbridge vote send-tallies --id 1"],
     "vote status": ["stbridge vote status --id 1", "stbridge vote status --id 1 --json"],
     "vote tally": ["stbridge vote tally --id 1", "stbridge vote tally --id 1 --json"],
+    "distribution release": [f"stbridge distribution release --id 1 --chain b --holder {BUYER}"],
+    "distribution reclaim": [
+        f"stbridge distribution reclaim --id 1 --chain b --holder {BUYER} --to {INVESTOR}"
+    ],
     "distribution close": [
         "stbridge distribution close --id 1",
         f"stbridge distribution close --id 1 --to {INVESTOR} --chain b",

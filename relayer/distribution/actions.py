@@ -614,3 +614,46 @@ async def report(session: Session, distribution_id: int) -> tuple[Record, list[R
                           txs.get(leaf.wallet.lower(), ""))
             )  # fmt: skip
     return record, rows
+
+
+async def settle_reserved(
+    session: Session, key: PrivateKey, distribution_id: int, chain: str, holder: str,
+    *, release: bool, to: str | None = None,
+) -> ChainTx:  # fmt: skip
+    """Pay a reserved holder who is no longer blocked (``release``), or take its reserved
+    amount back to ``to`` (reclaim)."""
+    record = load_record(session.config, distribution_id)
+    _chains(record, chain)
+    await session.reachable(chain)
+    target = _distributor(session, chain)
+    state, gross, _withheld = await session.call(
+        chain, target, DISTRIBUTOR, "settlement", distribution_id, holder
+    )
+    if int(state) != 2:
+        raise InputError(
+            f"{holder} is {STATES[int(state)]} on chain {chain}, not reserved: nothing to "
+            f"{'release' if release else 'reclaim'}"
+        )
+    await require_agent(session, chain, target, DISTRIBUTOR, key)
+    if release:
+        flags = (await session.call(chain, _registry(session, chain), "IdentityRegistry",
+                                    "statusOf", holder))[2]  # fmt: skip
+        if int(flags) & 3:
+            raise InputError(
+                f"{holder} is still revoked or frozen on chain {chain}: unfreeze or restore the "
+                "record first (and let the relayer carry it), or reclaim the amount"
+            )
+        fn, args, what = "release", [distribution_id, holder], "released"
+    else:
+        assert to is not None
+        fn, args, what = "reclaim", [distribution_id, holder, to], f"reclaimed to {to}"
+    receipt = await session.wallet(chain, key).transact(
+        target, contracts.load(DISTRIBUTOR).fn(fn), *args, what=fn
+    )
+    return ChainTx(chain, f"{what} {_money(record)(int(gross))} of {holder}",
+                   [str(receipt.get("transactionHash", ""))])  # fmt: skip
+
+
+def _registry(session: Session, chain: str) -> str:
+    contracts_here = session.deployment.chain(chain).contracts
+    return contracts_here.get("IdentityRegistry") or contracts_here["MirrorIdentityRegistry"]

@@ -307,6 +307,19 @@ async def _scenario(system: System, tmp_path: Path) -> None:
             assert {r.state for r in report} == {"paid", "reserved"}
             with pytest.raises(InputError, match="open until"):
                 await actions.close(session, agent, record.id, agent.address)
+            # the reserved share: not released while revoked; reclaimed by the agent
+            with pytest.raises(InputError, match="still revoked"):
+                await actions.settle_reserved(session, agent, record.id, "b", revoked, release=True)
+            treasury = await dusd("b", agent.address)
+            await actions.settle_reserved(
+                session, agent, record.id, "b", revoked, release=False, to=agent.address
+            )
+            assert await dusd("b", agent.address) - treasury == gross
+            distributor = system.deployment.chain("b").address("Distributor")
+            assert await dusd("b", distributor) == 0
+            _, rows = await actions.status(session, record.id)
+            b_row = next(r for r in rows if r.chain == "b")
+            assert b_row.reserved == 0 and b_row.reclaimed == gross
             await drained(relay)
     finally:
         await session.__aexit__(None, None, None)
