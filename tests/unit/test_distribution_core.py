@@ -130,3 +130,31 @@ def test_the_relayer_carries_roots_out_and_tallies_home_only() -> None:
         (65001, 65002, word(votes), word(ballot)),
         (65002, 65001, word(ballot), word(votes)),
     }
+
+
+def test_in_flight_counts_for_the_recipient_there_or_the_sender_on_return() -> None:
+    from relayer.actions.ledger import Bounce, ChainHistory, Cut, History, Sent
+    from relayer.distribution.snapshot import in_flight
+
+    token = "0x" + "70" * 20
+    alice, bob, carol = ("0x" + c * 40 for c in ("a", "b", "c"))
+    a, b, c = ChainHistory("a", 1), ChainHistory("b", 2), ChainHistory("c", 3)
+    flying = Sent(b"\x01" * 32, token, 2, alice, bob, 5)  # a -> b, not delivered
+    landed = Sent(b"\x02" * 32, token, 3, alice, carol, 7)  # a -> c, delivered
+    bounced = Sent(b"\x03" * 32, token, 2, alice, carol, 11)  # a -> b, bounced, Return flying
+    settled = Sent(b"\x04" * 32, token, 3, bob, carol, 13)  # b -> c, bounced, Return delivered
+    other = Sent(b"\x05" * 32, "0x" + "99" * 20, 2, alice, bob, 17)  # another token
+    a.sent += [flying, landed, bounced, other]
+    b.sent.append(settled)
+    c.processed[landed.id] = 1
+    b.processed[bounced.id] = 1
+    b.bounced.append(Bounce(bounced.id, b"\x13" * 32, 1, alice, 11))
+    c.processed[settled.id] = 2
+    c.bounced.append(Bounce(settled.id, b"\x14" * 32, 2, bob, 13))
+    b.processed[b"\x14" * 32] = 3
+    history = History(Cut({}, {}, "test"), {"a": a, "b": b, "c": c}, "a")
+    got = sorted(
+        (chain, wallet.lower(), amount) for chain, wallet, amount in in_flight(history, token)
+    )
+    assert got == sorted([("a", alice, 11), ("b", bob, 5)])
+    assert ("b", bob, 17) not in got, "another token's transfer is not counted"
