@@ -1,4 +1,4 @@
-"""`stbridge distribution declare|fund|pay|claim|status|report|release|reclaim|close`
+"""`stbridge distribution declare|commit|fund|pay|claim|status|report|release|reclaim|close`
 (docs/distributions.md)."""
 
 from __future__ import annotations
@@ -110,6 +110,23 @@ def declare(
     for chain, root in r.roots.items():
         say(f"  {chain}: {len(r.on(chain))} leaves, {_money(r, r.totals[chain])}, root {root}")
     say(f"entitlements and proofs: {done.path}")
+
+
+@app.command()
+def commit(
+    distribution_id: IdOption,
+    key_env: KeyOption = None,
+    as_json: JsonOption = False,
+    config_path: ConfigOption = None,
+) -> None:
+    """Commit the roots an interrupted `declare` left out (a second run sends nothing)."""
+    config = get_config(config_path)
+    key = resolve_key(config, key_env, "issuer_agent")
+    done = _run(config, lambda s: actions.commit_missing(s, key, distribution_id))
+    if as_json:
+        emit({"committed": done})
+        return
+    say(f"committed the roots of {', '.join(done)}" if done else "every root is committed")
 
 
 @app.command()

@@ -20,6 +20,7 @@ EXAMPLES: dict[str, list[str]] = {
         "stbridge distribution declare --token ACME --record-date 2027-03-31 --per-unit 0.05 "
         "--claim-until 2027-12-31 --json",
     ],
+    "distribution commit": ["stbridge distribution commit --id 1"],
     "distribution fund": [
         "stbridge distribution fund --id 1",
         "stbridge distribution fund --id 1 --chain b",

@@ -657,3 +657,31 @@ async def settle_reserved(
 def _registry(session: Session, chain: str) -> str:
     contracts_here = session.deployment.chain(chain).contracts
     return contracts_here.get("IdentityRegistry") or contracts_here["MirrorIdentityRegistry"]
+
+
+async def commit_missing(session: Session, key: PrivateKey, distribution_id: int) -> list[str]:
+    """Commit the roots a cut ``declare`` left uncommitted (read from the manager first);
+    returns the chains committed now."""
+    record = load_record(session.config, distribution_id)
+    home = session.config.home
+    await session.reachable(home)
+    manager = session.deployment.chain(home).contracts[MANAGER]
+    await require_agent(session, home, manager, MANAGER, key)
+    fn = contracts.load(MANAGER).fn("commitRoot")
+    wallet = session.wallet(home, key)
+    done, sent = [], []
+    for chain, root in record.roots.items():
+        domain = session.config.chain(chain).chain_id
+        have = await session.call(home, manager, MANAGER, "rootOf", distribution_id, domain)
+        if have != b"\x00" * 32:
+            continue
+        data = fn.encode(distribution_id, domain, _payment(session, chain),
+                         bytes.fromhex(root[2:]), record.totals[chain])  # fmt: skip
+        sent.append(await wallet.send(manager, data, what=f"commit the root of {chain}"))
+        done.append(chain)
+    if sent:
+        await wallet.wait(sent)
+        for chain, s in zip(done, sent, strict=True):
+            record.commits[chain] = s.hash
+        save_record(record)
+    return done

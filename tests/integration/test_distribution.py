@@ -454,6 +454,9 @@ def test_cli_on_three_chains(
     rows = out.strip().splitlines()
     assert code == 0 and rows[0].startswith("chain,wallet,investor_id,country,balance,gross")
     assert len(rows) - 1 == declared["holders"]
+    code = main(["distribution", "commit", "--id", str(declared["id"]), "--json", "-c", cfg])
+    out, _ = capfd.readouterr()
+    assert code == 0 and json.loads(out)["data"] == {"committed": []}, "declare committed all"
     if not all(c["opened"] for c in chains.values()):
         code = main(["distribution", "fund", "--id", str(declared["id"]), "-c", cfg])
         _, err = capfd.readouterr()
