@@ -116,6 +116,8 @@ class Deployer:
         fresh = existing is None or not await self._intact(existing)
         deployment = await self._deploy_contracts() if fresh else existing
         assert deployment is not None
+        if not fresh:  # recorded before distributions and votes: add only their contracts
+            await distribution_wiring.add_missing(self.config, deployment, self.deployer)
         save_deployment(deployment)
         await self._wire(deployment)
         return DeployReport(deployment=deployment, fresh=fresh, changes=list(self.changes))
@@ -133,8 +135,6 @@ class Deployer:
             if deployed is None:
                 return False
             wallet = self.deployer[chain.name]
-            if "Ballot" not in deployed.contracts:  # recorded before distributions and votes
-                return False
             addresses = list(deployed.contracts.values())
             addresses += [
                 t.addresses[chain.name] for t in deployment.tokens if chain.name in t.addresses

@@ -54,6 +54,21 @@ async def deploy(
     return out
 
 
+async def add_missing(config: Config, deployment: Deployment, deployers: Any) -> None:
+    """Deploy the distribution and vote contracts on chains of a deployment recorded
+    before them (nothing else is redeployed); ``deployers``: chain name -> Wallet."""
+    home = config.home_chain
+    for chain in config.chains:
+        here = deployment.chain(chain.name)
+        if "Ballot" in here.contracts and "Distributor" in here.contracts:
+            continue
+        registry = (
+            here.contracts.get("IdentityRegistry") or here.contracts["MirrorIdentityRegistry"]
+        )
+        added = await deploy(deployers[chain.name], chain, home, here.address("Mailbox"), registry)
+        here.contracts.update(added)
+
+
 def steps(config: Config, chain: ChainConfig, deployment: Deployment, wallet: Wallet) -> list[Any]:
     """The wiring steps of ``chain`` (relayer.deploy.Step)."""
     from relayer.core.hashing import keccak256

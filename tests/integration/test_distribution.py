@@ -461,3 +461,26 @@ def test_cli_on_three_chains(
         code = main(["distribution", "fund", "--id", str(declared["id"]), "-c", cfg])
         _, err = capfd.readouterr()
         assert code == 2 and "has not received" in err and len(err.strip().splitlines()) == 1
+
+
+def test_deploy_adds_distribution_contracts_to_an_older_deployment(three: System) -> None:
+    """A deployment recorded before distributions and votes gets only their contracts: every
+    other address stays, and the new ones are wired (a second run sends nothing)."""
+    from relayer.deployment import load_deployment, save_deployment
+
+    config = three.config
+    older = load_deployment(config)
+    new = ("Distributor", "Ballot", "DistributionManager", "VoteManager")
+    for chain in older.chains.values():
+        for name in new:
+            chain.contracts.pop(name, None)
+    save_deployment(older)
+    kept = {c: dict(d.contracts) for c, d in older.chains.items()}
+    report = asyncio.run(deploy(config))
+    assert not report.fresh
+    for chain, contracts_there in report.deployment.chains.items():
+        assert {k: v for k, v in contracts_there.contracts.items() if k not in new} == kept[chain]
+        assert "Distributor" in contracts_there.contracts and "Ballot" in contracts_there.contracts
+    assert any("enrolls the distributor" in change for change in report.changes)
+    again = asyncio.run(deploy(config))
+    assert again.changes == [] and not again.fresh
