@@ -361,6 +361,16 @@ class DvpConfig(_Strict):
     min_window_seconds: Annotated[int | None, Field(ge=1)] = None  # an asset expiry ahead of now
 
 
+class DistributionConfig(_Strict):
+    """Distributions (docs/distributions.md): where withheld tax and rounding dust go, and the
+    withholding rate per holder country (ISO 3166 numeric -> percent, e.g. "276" = "26.375").
+    Unset accounts: the issuer agent's address."""
+
+    tax_account: str | None = None
+    dust_account: str | None = None
+    withholding: dict[str, str] = {}
+
+
 class Config(_Strict):
     """A whole stbridge configuration."""
 
@@ -373,6 +383,7 @@ class Config(_Strict):
     tokens: list[TokenConfig] = [TokenConfig(symbol="ACME", name="Acme Growth Fund")]
     payment_token: PaymentTokenConfig | None = None
     dvp: DvpConfig = DvpConfig()
+    distribution: DistributionConfig = DistributionConfig()
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, strict=True, arbitrary_types_allowed=True

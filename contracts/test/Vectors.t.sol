@@ -8,6 +8,9 @@ import {MailboxFixture} from "./utils/MailboxFixture.sol";
 import {MerkleReference} from "./utils/MerkleReference.sol";
 import {TestRecipient} from "./utils/Recipients.sol";
 import {VectorBodies} from "./utils/VectorBodies.sol";
+import {SortedTree} from "./utils/SortedTree.sol";
+import {DistributionLib} from "../src/libs/DistributionLib.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
 /// @notice Writes tests/vectors/{messages,merkle,checkpoints}.json (formats in docs/protocol.md
 /// "Shared vectors") from the real code: messages dispatched by real mailboxes, roots of
@@ -234,6 +237,46 @@ contract VectorsTest is MailboxFixture, VectorBodies {
     }
 
     // ------------------------------------------------------------------------ bodies
+
+    /// @notice tests/vectors/distribution.json: leaves of DistributionLib and trees of them
+    /// (SortedTree, as relayer/distribution/merkle.py builds them), every proof checked by
+    /// OpenZeppelin's MerkleProof (what the Distributor runs) before it is written.
+    function test_writeDistribution() public {
+        uint256[5] memory counts = [uint256(1), 2, 3, 7, 10];
+        string[] memory trees = new string[](counts.length);
+        for (uint256 t; t < counts.length; ++t) {
+            uint256 n = counts[t];
+            bytes32[] memory leafs = new bytes32[](n);
+            string[] memory rows = new string[](n);
+            for (uint256 i; i < n; ++i) {
+                address holder = address(uint160(uint256(keccak256(abi.encode("holder", n, i)))));
+                uint256 gross = (i + 1) * 1_000_003 * n;
+                uint256 withheld = gross * (i % 3) / 10;
+                uint32 domain = i % 2 == 0 ? REMOTE : HOME;
+                leafs[i] = DistributionLib.leaf(domain, uint64(n), holder, gross, withheld);
+                string memory k = string.concat("leaf", vm.toString(n), "_", vm.toString(i));
+                vm.serializeUint(k, "domain", domain);
+                vm.serializeUint(k, "id", n);
+                vm.serializeString(k, "holder", _addr(holder));
+                vm.serializeString(k, "gross", vm.toString(gross));
+                vm.serializeString(k, "withheld", vm.toString(withheld));
+                rows[i] = vm.serializeBytes32(k, "leaf", leafs[i]);
+            }
+            bytes32 root = SortedTree.root(leafs);
+            string[] memory proofs = new string[](n);
+            for (uint256 i; i < n; ++i) {
+                bytes32[] memory proof = SortedTree.proof(leafs, i);
+                vm.assertTrue(MerkleProof.verify(proof, root, leafs[i]), "MerkleProof");
+                string memory k = string.concat("proof", vm.toString(n), "_", vm.toString(i));
+                proofs[i] = vm.serializeBytes32(k, "proof", proof);
+            }
+            string memory key = string.concat("dtree", vm.toString(n));
+            vm.serializeString(key, "leaves", rows);
+            vm.serializeString(key, "proofs", proofs);
+            trees[t] = vm.serializeBytes32(key, "root", root);
+        }
+        vm.writeJson(_array(trees, trees.length - 1), string.concat(DIR, "distribution.json"));
+    }
 
     function test_writeBodies() public {
         vm.writeJson(_bodiesJson(), string.concat(DIR, "bodies.json"));

@@ -11,7 +11,9 @@ import typer
 
 from relayer import __version__
 from relayer.cli import bridge, captable, devnet, dvp, health, investor, relay, system, token
+from relayer.cli import distribution as distribution_cli
 from relayer.cli import fund as devnet_fund
+from relayer.cli import vote as vote_cli
 from relayer.cli.common import ConfigOption, err_console
 from relayer.cli.examples import add_examples
 from relayer.cli.output import JsonOption, command_name, emit, wants_json, write_error
@@ -40,6 +42,8 @@ app.add_typer(token.app, name="token")
 app.command("captable")(captable.captable)
 app.command("audit")(captable.audit_command)
 app.add_typer(dvp.app, name="dvp")
+app.add_typer(distribution_cli.app, name="distribution")
+app.add_typer(vote_cli.app, name="vote")
 
 
 def _print_version(value: bool) -> None:

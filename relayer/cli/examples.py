@@ -15,6 +15,48 @@ INVESTOR = "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955"
 BUYER = "0x71bE63f3384f5fb98995898A86B02Fb2426c5788"
 
 EXAMPLES: dict[str, list[str]] = {
+    "distribution declare": [
+        "stbridge distribution declare --token ACME --record-date 2027-03-31 --amount 250000",
+        "stbridge distribution declare --token ACME --record-date 2027-03-31 --per-unit 0.05 "
+        "--claim-until 2027-12-31 --json",
+    ],
+    "distribution commit": ["stbridge distribution commit --id 1"],
+    "distribution fund": [
+        "stbridge distribution fund --id 1",
+        "stbridge distribution fund --id 1 --chain b",
+    ],
+    "distribution pay": [
+        "stbridge distribution pay --id 1",
+        "stbridge distribution pay --id 1 --chain b --batch 200 --json",
+    ],
+    "distribution claim": ["stbridge distribution claim --id 1 --chain b --key-env HOLDER_KEY"],
+    "distribution status": [
+        "stbridge distribution status --id 1",
+        "stbridge distribution status --id 1 --json",
+    ],
+    "distribution report": [
+        "stbridge distribution report --id 1 --csv",
+        "stbridge distribution report --id 1 --json",
+    ],
+    "vote open": [
+        "stbridge vote open --token ACME --record-date 2027-03-31 --closes 14d "
+        '--question "Approve the merger?" --options yes,no,abstain',
+    ],
+    "vote cast": [
+        "stbridge vote cast --id 1 --chain b --option yes --key-env HOLDER_KEY",
+        "stbridge vote cast --id 1 --chain c --option no --by-signature",
+    ],
+    "vote send-tallies": ["stbridge vote send-tallies --id 1"],
+    "vote status": ["stbridge vote status --id 1", "stbridge vote status --id 1 --json"],
+    "vote tally": ["stbridge vote tally --id 1", "stbridge vote tally --id 1 --json"],
+    "distribution release": [f"stbridge distribution release --id 1 --chain b --holder {BUYER}"],
+    "distribution reclaim": [
+        f"stbridge distribution reclaim --id 1 --chain b --holder {BUYER} --to {INVESTOR}"
+    ],
+    "distribution close": [
+        "stbridge distribution close --id 1",
+        f"stbridge distribution close --id 1 --to {INVESTOR} --chain b",
+    ],
     "version": ["stbridge version", "stbridge --version", "stbridge version --json"],
     "devnet up": [
         "stbridge devnet up --detach",

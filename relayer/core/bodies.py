@@ -1,4 +1,4 @@
-"""Application bodies: Transfer, Return and RecordUpdate (docs/protocol.md)."""
+"""Application bodies: Transfer, Return, RecordUpdate, DistributionRoot, VoteRoot, VoteTally."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ _RECORD = "(bytes32,uint16,uint64,uint32,uint64)"
 _TRANSFER = ["uint8", "address", "address", "address", "uint256", _RECORD]
 _RETURN = ["uint8", "address", "address", "uint256", "bytes32", "uint8"]
 _RECORD_UPDATE = ["uint8", "address", _RECORD]
+_DISTRIBUTION_ROOT = ["uint8", "uint64", "address", "uint256", "uint64", "bytes32"]
+_VOTE_ROOT = ["uint8", "uint64", "uint64", "uint8", "uint256", "bytes32"]
+_VOTE_TALLY = ["uint8", "uint64", "uint256[]"]
 
 
 class Kind(IntEnum):
@@ -24,6 +27,9 @@ class Kind(IntEnum):
     TRANSFER = 1
     RETURN = 2
     RECORD_UPDATE = 3
+    DISTRIBUTION_ROOT = 4
+    VOTE_ROOT = 5
+    VOTE_TALLY = 6
 
 
 class BodyError(ValueError):
@@ -80,7 +86,37 @@ class RecordUpdate:
     record: IdentityRecord
 
 
-Body = Transfer | Return | RecordUpdate
+@dataclass(frozen=True, slots=True)
+class DistributionRoot:
+    """One chain's root of a distribution, sent by the home DistributionManager."""
+
+    distribution_id: int
+    payment_token: str
+    total: int
+    claim_until: int
+    root: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRoot:
+    """One chain's root of voting power, sent by the home VoteManager to that chain's Ballot."""
+
+    vote_id: int
+    closes: int
+    options: int
+    total_power: int
+    root: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class VoteTally:
+    """A chain's tally (power per option), sent home by its Ballot."""
+
+    vote_id: int
+    tally: tuple[int, ...]
+
+
+Body = Transfer | Return | RecordUpdate | DistributionRoot | VoteRoot | VoteTally
 
 
 def encode_body(body: Body) -> bytes:
@@ -109,6 +145,25 @@ def encode_body(body: Body) -> bytes:
                 body.reason,
             ],
         )
+    if isinstance(body, DistributionRoot):
+        return encode(
+            _DISTRIBUTION_ROOT,
+            [
+                Kind.DISTRIBUTION_ROOT,
+                body.distribution_id,
+                body.payment_token,
+                body.total,
+                body.claim_until,
+                body.root,
+            ],
+        )
+    if isinstance(body, VoteRoot):
+        return encode(
+            _VOTE_ROOT,
+            [Kind.VOTE_ROOT, body.vote_id, body.closes, body.options, body.total_power, body.root],
+        )
+    if isinstance(body, VoteTally):
+        return encode(_VOTE_TALLY, [Kind.VOTE_TALLY, body.vote_id, list(body.tally)])
     return encode(_RECORD_UPDATE, [Kind.RECORD_UPDATE, body.wallet, body.record.as_tuple()])
 
 
@@ -133,6 +188,15 @@ def decode_body(raw: bytes) -> Body:
         if kind == Kind.RECORD_UPDATE:
             _, wallet, record = decode(_RECORD_UPDATE, raw, strict=False)
             return RecordUpdate(_cs(wallet), IdentityRecord(*record))
+        if kind == Kind.DISTRIBUTION_ROOT:
+            _, dist_id, token, total, until, root = decode(_DISTRIBUTION_ROOT, raw, strict=False)
+            return DistributionRoot(dist_id, _cs(token), total, until, root)
+        if kind == Kind.VOTE_ROOT:
+            _, vote_id, closes, options, power, root = decode(_VOTE_ROOT, raw, strict=False)
+            return VoteRoot(vote_id, closes, options, power, root)
+        if kind == Kind.VOTE_TALLY:
+            _, vote_id, tally = decode(_VOTE_TALLY, raw, strict=False)
+            return VoteTally(vote_id, tuple(tally))
     except DecodingError as exc:
         raise BodyError(f"malformed kind-{kind} body: {exc}") from exc
     raise BodyError(f"unknown body kind {kind}")

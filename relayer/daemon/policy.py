@@ -52,7 +52,9 @@ def deployment_routes(config: Config, deployment: Deployment) -> set[Route]:
     -------
     Every route on which one of the deployment's contracts dispatches to another: the
     home bridge and each remote bridge both ways (the bridges enroll only these), and
-    the home IdentityRegistry to each remote's MirrorIdentityRegistry.
+    the home IdentityRegistry to each remote's MirrorIdentityRegistry, the home
+    DistributionManager to each remote's Distributor, and the home VoteManager and each
+    remote's Ballot both ways.
     """
     routes: set[Route] = set()
     home = config.chain(config.home)
@@ -71,6 +73,16 @@ def deployment_routes(config: Config, deployment: Deployment) -> set[Route]:
         mirror = there.contracts.get("MirrorIdentityRegistry")
         if registry and mirror:
             routes.add((home.chain_id, remote.chain_id, word(registry), word(mirror)))
+        manager, distributor = (
+            home_contracts.get("DistributionManager"),
+            there.contracts.get("Distributor"),
+        )
+        if manager and distributor:  # a distribution's root for that chain (docs/distributions.md)
+            routes.add((home.chain_id, remote.chain_id, word(manager), word(distributor)))
+        votes, ballot = home_contracts.get("VoteManager"), there.contracts.get("Ballot")
+        if votes and ballot:  # a vote's root out, the chain's tally back
+            routes.add((home.chain_id, remote.chain_id, word(votes), word(ballot)))
+            routes.add((remote.chain_id, home.chain_id, word(ballot), word(votes)))
     return routes
 
 

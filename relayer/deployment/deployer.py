@@ -3,7 +3,9 @@
 The home chain gets the mailbox, the identity registry, the security tokens, the
 bridge (escrow), the timelock and the payment token; every remote chain gets a
 mailbox, a mirror registry, mirror tokens, a bridge (mint and burn), a timelock and
-a payment token. Then the wiring: validator sets per origin, enrollments, roles,
+a payment token; every chain a Distributor and a Ballot, the home chain a
+DistributionManager and a VoteManager (relayer/deployment/distribution_wiring.py). Then the
+wiring: validator sets per origin, enrollments, roles,
 custodians, rate limits, the guardian, the timelock's security tokens, and on each bridge
 the custodian contracts of every chain it serves (no transfer may name them as recipient).
 
@@ -27,6 +29,7 @@ from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Sent, Wallet
 from relayer.config import ChainConfig, Config, public_url
 from relayer.core.hashing import keccak256
+from relayer.deployment import distribution_wiring
 from relayer.deployment.record import (
     ChainDeployment,
     Deployment,
@@ -113,6 +116,8 @@ class Deployer:
         fresh = existing is None or not await self._intact(existing)
         deployment = await self._deploy_contracts() if fresh else existing
         assert deployment is not None
+        if not fresh:  # recorded before distributions and votes: add only their contracts
+            await distribution_wiring.add_missing(self.config, deployment, self.deployer)
         save_deployment(deployment)
         await self._wire(deployment)
         return DeployReport(deployment=deployment, fresh=fresh, changes=list(self.changes))
@@ -193,6 +198,11 @@ class Deployer:
         await wallet.wait(list(second.values()))
         addresses = {**first, **{name: _addr(s) for name, s in second.items()}}
         addresses.update(await self._deploy_tokens(wallet, addresses["IdentityRegistry"]))
+        addresses.update(
+            await distribution_wiring.deploy(
+                wallet, chain, chain, mailbox, addresses["IdentityRegistry"]
+            )
+        )
         return addresses
 
     async def _deploy_remote(
@@ -217,6 +227,11 @@ class Deployer:
         await wallet.wait(list(second.values()))
         addresses = {**first, **{name: _addr(s) for name, s in second.items()}}
         addresses.update(await self._deploy_tokens(wallet, addresses["MirrorIdentityRegistry"]))
+        addresses.update(
+            await distribution_wiring.deploy(
+                wallet, chain, home, mailbox, addresses["MirrorIdentityRegistry"]
+            )
+        )
         return addresses
 
     async def _deploy_independent(self, wallet: Wallet) -> dict[str, str]:
@@ -299,6 +314,7 @@ class Deployer:
             steps.append(
                 _role_step(wallet, mirror, abi, FORWARDER_ROLE, bridge, "mirror forwarder")
             )
+        steps += distribution_wiring.steps(config, chain, deployment, wallet)
         return steps
 
     def _mailbox_steps(

@@ -135,12 +135,17 @@ ROOMS: dict[str, set[str]] = {
     "issuer": {"base", "core", "telemetry", "store", "chain", "deployment", "bridge"},
     # the daemon runs the DvP watcher and reads the protocol's margins (see DAEMON_DVP)
     "daemon": {"base", "core", "telemetry", "store", "chain", "deployment", "dvp"},
+    # the issuer's cash flows and votes: a snapshot of the issuer's books at a record date
+    "distribution": {"base", "core", "telemetry", "store", "chain", "deployment", "bridge"}
+    | {"issuer"},
+    "vote": {"base", "core", "telemetry", "store", "chain", "deployment", "bridge", "issuer"}
+    | {"distribution"},
     # the console reads what the daemon runs and the issuer's books; the daemon gets its
     # routes injected (Relayer(console=console_routes)), so it never imports the console
     "console": {"base", "core", "telemetry", "store", "chain", "deployment", "bridge", "dvp"}
-    | {"issuer", "daemon"},
+    | {"issuer", "daemon", "distribution", "vote"},
     "cli": {"base", "core", "telemetry", "store", "chain", "deployment", "bridge", "dvp"}
-    | {"issuer", "daemon", "console"},
+    | {"issuer", "daemon", "console", "distribution", "vote"},
 }
 BASE = {"relayer", "relayer.config", "relayer.errors", "relayer.paths", "relayer.inputs"}
 BASE |= {"relayer.countries", "relayer.__version__"}

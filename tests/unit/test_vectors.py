@@ -10,10 +10,13 @@ import pytest
 from eth_utils.address import to_checksum_address
 
 from relayer.core.bodies import (
+    DistributionRoot,
     IdentityRecord,
     RecordUpdate,
     Return,
     Transfer,
+    VoteRoot,
+    VoteTally,
     decode_body,
     encode_body,
 )
@@ -42,7 +45,7 @@ def test_vector_files_are_not_empty() -> None:
     assert len(load("messages")) >= 5
     assert len(load("merkle")["trees"]) >= 5
     assert len(load("checkpoints")) >= 1
-    assert {b["kind"] for b in load("bodies")} == {1, 2, 3}
+    assert {b["kind"] for b in load("bodies")} == {1, 2, 3, 4, 5, 6}
 
 
 @pytest.mark.parametrize("vector", load("messages"), ids=lambda v: f"nonce{v['nonce']}")
@@ -111,7 +114,7 @@ def _record(raw: dict[str, Any]) -> IdentityRecord:
 @pytest.mark.parametrize("vector", load("bodies"), ids=lambda v: f"kind{v['kind']}")
 def test_bodies(vector: dict[str, Any]) -> None:
     kind = vector["kind"]
-    body: Transfer | Return | RecordUpdate
+    body: Transfer | Return | RecordUpdate | DistributionRoot | VoteRoot | VoteTally
     if kind == 1:
         body = Transfer(
             to_checksum_address(vector["homeToken"]),
@@ -128,6 +131,24 @@ def test_bodies(vector: dict[str, Any]) -> None:
             h(vector["transferId"]),
             int(vector["reason"]),
         )
+    elif kind == 4:
+        body = DistributionRoot(
+            int(vector["id"]),
+            to_checksum_address(vector["paymentToken"]),
+            int(vector["total"]),
+            int(vector["claimUntil"]),
+            h(vector["root"]),
+        )
+    elif kind == 5:
+        body = VoteRoot(
+            int(vector["id"]),
+            int(vector["closes"]),
+            int(vector["options"]),
+            int(vector["totalPower"]),
+            h(vector["root"]),
+        )
+    elif kind == 6:
+        body = VoteTally(int(vector["id"]), tuple(int(x) for x in vector["tally"]))
     else:
         body = RecordUpdate(to_checksum_address(vector["wallet"]), _record(vector["record"]))
     assert encode_body(body) == h(vector["body"])

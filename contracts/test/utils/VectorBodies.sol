@@ -3,6 +3,10 @@ pragma solidity 0.8.30;
 
 import {IdentityRecord, FLAG_REVOKED, FLAG_FROZEN} from "../../src/interfaces/IIdentityRegistry.sol";
 import {IdentityLib} from "../../src/libs/IdentityLib.sol";
+import {DistributionRoot} from "../../src/interfaces/IDistributions.sol";
+import {DistributionLib} from "../../src/libs/DistributionLib.sol";
+import {VoteRoot} from "../../src/interfaces/IVotes.sol";
+import {VoteLib} from "../../src/libs/VoteLib.sol";
 import {VM} from "./Vm.sol";
 
 /// @notice The application bodies of docs/protocol.md with fixed field values, as JSON
@@ -23,14 +27,57 @@ abstract contract VectorBodies {
         IdentityRecord memory extreme = IdentityRecord(
             bytes32(type(uint256).max), type(uint16).max, type(uint64).max, FLAG_REVOKED | FLAG_FROZEN, type(uint64).max
         );
-        string[] memory out = new string[](6);
+        string[] memory out = new string[](11);
         out[0] = _transfer("transfer0", ALICE, BOB, 1_250 ether, _bobRecord());
         out[1] = _transfer("transfer1", BOB, ALICE, type(uint256).max, none); // towards home: zero record
         out[2] = _return("return0", ALICE, 1_250 ether, keccak256("bounced transfer"), 5);
         out[3] = _return("return1", BOB, 1, bytes32(0), 255);
         out[4] = _recordUpdate("update0", BOB, revoked);
         out[5] = _recordUpdate("update1", ALICE, extreme);
-        return _array(out, 5);
+        out[6] = _distributionRoot(
+            "root0", DistributionRoot(1, BOB, 250_000e6, 1_830_297_600, keccak256("distribution root"))
+        );
+        out[7] = _distributionRoot(
+            "root1",
+            DistributionRoot(type(uint64).max, ALICE, type(uint256).max, type(uint64).max, bytes32(type(uint256).max))
+        );
+        out[8] = _voteRoot("vote0", VoteRoot(2, 1_830_297_600, 3, 1_000_000 ether + 7, keccak256("vote root")));
+        uint256[] memory tally = new uint256[](3);
+        (tally[0], tally[1], tally[2]) = (600 ether, 0, type(uint256).max);
+        out[9] = _voteTally("tally0", 2, tally);
+        out[10] = _voteTally("tally1", type(uint64).max, new uint256[](0));
+        return _array(out, 10);
+    }
+
+    function _voteRoot(string memory k, VoteRoot memory r) internal returns (string memory) {
+        VM.serializeUint(k, "kind", 5);
+        VM.serializeString(k, "id", VM.toString(r.id));
+        VM.serializeString(k, "closes", VM.toString(r.closes));
+        VM.serializeUint(k, "options", r.options);
+        VM.serializeString(k, "totalPower", VM.toString(r.totalPower));
+        VM.serializeBytes32(k, "root", r.root);
+        return VM.serializeBytes(k, "body", VoteLib.encodeRoot(r));
+    }
+
+    function _voteTally(string memory k, uint64 id, uint256[] memory tally) internal returns (string memory) {
+        string[] memory shown = new string[](tally.length);
+        for (uint256 i; i < tally.length; ++i) {
+            shown[i] = VM.toString(tally[i]);
+        }
+        VM.serializeUint(k, "kind", 6);
+        VM.serializeString(k, "id", VM.toString(id));
+        VM.serializeString(k, "tally", shown);
+        return VM.serializeBytes(k, "body", VoteLib.encodeTally(id, tally));
+    }
+
+    function _distributionRoot(string memory k, DistributionRoot memory r) internal returns (string memory) {
+        VM.serializeUint(k, "kind", 4);
+        VM.serializeString(k, "id", VM.toString(r.id));
+        VM.serializeString(k, "paymentToken", _addr(r.paymentToken));
+        VM.serializeString(k, "total", VM.toString(r.total));
+        VM.serializeString(k, "claimUntil", VM.toString(r.claimUntil));
+        VM.serializeBytes32(k, "root", r.root);
+        return VM.serializeBytes(k, "body", DistributionLib.encodeRoot(r));
     }
 
     /// @notice The Transfer body used by the message vectors too.

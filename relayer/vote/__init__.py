@@ -1,0 +1,1 @@
+"""Holder votes over every chain from one record date (docs/distributions.md, "Votes")."""
