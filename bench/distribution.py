@@ -36,6 +36,7 @@ from bench.harness import ROOT, bench_key, describe_machine, write_report
 from chains import devnet
 from chains.processes import free_port
 from relayer.chain import contracts
+from relayer.cli.devnet import start_devnet
 from relayer.config import Config, parse_config
 from relayer.daemon.relayer import Relayer
 from relayer.deployment.deployer import deploy
@@ -62,7 +63,7 @@ def _lab(directory: Path, block_time: float) -> tuple[Config, Deployment, Path]:
     config = parse_config(raw)
     home = directory / "home"
     os.environ["STBRIDGE_HOME"] = str(home)
-    devnet.up(config, backend="anvil", directory=home)
+    start_devnet(config, directory=home, backend="anvil")
     try:
         report = asyncio.run(deploy(config))
 

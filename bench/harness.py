@@ -27,6 +27,7 @@ from chains import devnet
 from chains.processes import free_port
 from relayer.chain import contracts
 from relayer.chain.wallet import Wallet
+from relayer.cli.devnet import start_devnet
 from relayer.config import Config, PrivateKey, parse_config
 from relayer.core.hashing import keccak256
 from relayer.deployment.deployer import deploy
@@ -101,7 +102,7 @@ def build_lab(
     config = parse_config(raw)
     home = directory / "home"
     os.environ["STBRIDGE_HOME"] = str(home)
-    devnet.up(config, backend=backend, directory=home)  # type: ignore[arg-type]
+    start_devnet(config, directory=home, backend=backend)  # type: ignore[arg-type]
     try:
         report = asyncio.run(deploy(config))
         lab = Lab(config, raw, home, report.deployment, [bench_key(i) for i in range(senders)])

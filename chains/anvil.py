@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chains.foundry import find_tool
-from relayer.config import ChainConfig
+from chains.spec import ChainSpec
 
 
 def find_anvil() -> Path | None:
@@ -14,7 +14,7 @@ def find_anvil() -> Path | None:
 
 
 def anvil_args(
-    binary: Path, chain: ChainConfig, block_time: float, state_file: Path | None = None
+    binary: Path, chain: ChainSpec, block_time: float, state_file: Path | None = None
 ) -> list[str]:
     """The command line for one chain. Block time 0 mines a block per transaction.
 

@@ -1,8 +1,8 @@
 """The two-chain devnet: start, inspect and stop local chains for stbridge.
 
-``up`` starts one node per configured chain (anvil, or the embedded py-evm node),
-funds the config's accounts, waits until every chain answers with its chain id, and
-records endpoints and process ids in ``<state dir>/devnet.json``. ``down`` stops the
+``up`` starts one node per chain it is given (anvil, or the embedded py-evm node),
+funds the given accounts, waits until every chain answers with its chain id, and
+records endpoints and process ids in ``<directory>/devnet.json``. ``down`` stops the
 recorded processes (checking each pid still runs one of our nodes) and removes the
 record. Nothing is left running after a failed ``up``.
 
@@ -11,6 +11,11 @@ record. Nothing is left running after a failed ``up``.
 there again, genesis hash included, so an outage can be played and the chain comes
 back as it was. The embedded py-evm node keeps its chain in memory only: ``restart``
 refuses it in one line.
+
+This is the lower layer: it imports nothing of ``relayer``. Its caller (the relayer's
+command line, the tests, the benchmarks) passes the chains as :class:`ChainSpec`, the
+accounts to fund, and the state directory; errors are ``chains.errors`` classes, which
+the command line maps to its own one-line errors.
 """
 
 from __future__ import annotations
@@ -18,12 +23,21 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
 from chains.anvil import anvil_args, find_anvil
+from chains.errors import (
+    BackendMissing,
+    ChainStartTimeout,
+    DevnetError,
+    PortInUse,
+    RpcFailed,
+    UnknownChain,
+)
 from chains.processes import (
     log_tail,
     port_is_free,
@@ -33,16 +47,7 @@ from chains.processes import (
     spawn,
     stop_process,
 )
-from relayer.config import ChainConfig, Config
-from relayer.errors import (
-    BackendMissing,
-    ChainError,
-    ChainStartTimeout,
-    DevnetError,
-    InputError,
-    PortInUse,
-)
-from relayer.paths import state_dir as state_dir  # re-exported: devnet.state_dir()
+from chains.spec import ChainSpec
 
 Backend = Literal["anvil", "pyevm"]
 BACKENDS: tuple[Backend, ...] = ("anvil", "pyevm")
@@ -87,8 +92,8 @@ class ChainStatus:
     problem: str | None
 
 
-def state_path(directory: Path | None = None) -> Path:
-    return (directory or state_dir()) / "devnet.json"
+def state_path(directory: Path) -> Path:
+    return directory / "devnet.json"
 
 
 def default_backend() -> Backend:
@@ -96,7 +101,7 @@ def default_backend() -> Backend:
     return "anvil" if find_anvil() is not None else "pyevm"
 
 
-def read_state(directory: Path | None = None) -> DevnetState | None:
+def read_state(directory: Path) -> DevnetState | None:
     """The recorded devnet, or None when none is recorded."""
     path = state_path(directory)
     try:
@@ -118,13 +123,13 @@ def _write_state(state: DevnetState, directory: Path) -> None:
     tmp.replace(path)
 
 
-def _state_file(backend: Backend, chain: ChainConfig, directory: Path) -> Path | None:
+def _state_file(backend: Backend, chain: ChainSpec, directory: Path) -> Path | None:
     """Where a chain keeps its state across a restart (anvil only)."""
     return directory / "state" / f"chain-{chain.name}.json" if backend == "anvil" else None
 
 
 def _node_command(
-    backend: Backend, chain: ChainConfig, block_time: float, state_file: Path | None = None
+    backend: Backend, chain: ChainSpec, block_time: float, state_file: Path | None = None
 ) -> list[str]:
     if backend == "anvil":
         binary = find_anvil()
@@ -144,19 +149,22 @@ def _node_command(
 
 
 def up(
-    config: Config,
+    chains: Sequence[ChainSpec],
+    accounts: Sequence[tuple[str, str]],
     *,
+    directory: Path,
     backend: Backend | None = None,
     block_time: float | None = None,
-    directory: Path | None = None,
     timeout: float = 60.0,
 ) -> DevnetState:
-    """Start every chain of ``config``, fund its accounts, and record the devnet.
+    """Start ``chains``, fund ``accounts`` (role, address) on each, and record the devnet
+    in ``directory``. ``block_time`` overrides each chain's own.
 
     Raises DevnetError (one line: cause and fix) and leaves no process behind when
     a port is taken, the backend is missing, or a chain does not come up in time.
     """
-    directory = directory or state_dir()
+    if not chains:
+        raise DevnetError("no chains to start: the devnet needs at least one")
     backend = backend or default_backend()
     existing = read_state(directory)
     if existing is not None and any(process_alive(c.pid) for c in existing.chains):
@@ -164,29 +172,29 @@ def up(
             f"a devnet is already running (see {state_path(directory)}): "
             "run `stbridge devnet down` first"
         )
-    for chain in config.chains:
+    for chain in chains:
         if not port_is_free(chain.host, chain.port):
             raise PortInUse(
                 f"port {chain.port} for chain {chain.name} is in use by another process: "
-                f"stop it, or change chains.{chain.name}.rpc_url in the config"
+                f"stop it, or give chain {chain.name} another rpc_url in the config"
             )
-    state_files = {c.name: _state_file(backend, c, directory) for c in config.chains}
+    state_files = {c.name: _state_file(backend, c, directory) for c in chains}
     for path in state_files.values():  # a new devnet starts fresh, not from an old one
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.unlink(missing_ok=True)
     commands = {
         c.name: _node_command(backend, c, _block_time(c, block_time), state_files[c.name])
-        for c in config.chains
+        for c in chains
     }
     state = DevnetState(
         backend=backend,
-        block_time=block_time if block_time is not None else config.chains[0].block_time,
+        block_time=block_time if block_time is not None else chains[0].block_time,
         started_at=time.time(),
     )
     logs = directory / "logs"
     try:
-        for chain in config.chains:
+        for chain in chains:
             log = logs / f"chain-{chain.name}.log"
             pid = spawn(commands[chain.name], log)
             state_file = state_files[chain.name]
@@ -196,10 +204,10 @@ def up(
                 state_file=None if state_file is None else str(state_file),
             )  # fmt: skip
             state.chains.append(proc)
-        for chain, proc in zip(config.chains, state.chains, strict=True):
+        for chain, proc in zip(chains, state.chains, strict=True):
             _wait_ready(chain, proc, timeout)
-        state.accounts = [(role, key.address) for role, key in config.accounts.roles()]
-        for chain in config.chains:
+        state.accounts = [(role, address) for role, address in accounts]
+        for chain in chains:
             for _role, address in state.accounts:
                 rpc_call(chain.rpc_url, "anvil_setBalance", [address, hex(DEVNET_BALANCE_WEI)])
         _write_state(state, directory)
@@ -210,11 +218,11 @@ def up(
     return state
 
 
-def _block_time(chain: ChainConfig, override: float | None) -> float:
+def _block_time(chain: ChainSpec, override: float | None) -> float:
     return chain.block_time if override is None else override
 
 
-def _wait_ready(chain: ChainConfig | ChainProcess, proc: ChainProcess, timeout: float) -> None:
+def _wait_ready(chain: ChainSpec | ChainProcess, proc: ChainProcess, timeout: float) -> None:
     """Poll eth_chainId until the node answers with the configured id."""
     deadline = time.monotonic() + timeout
     while True:
@@ -223,7 +231,7 @@ def _wait_ready(chain: ChainConfig | ChainProcess, proc: ChainProcess, timeout: 
             raise DevnetError(f"chain {chain.name} exited at start: {last} (log: {proc.log})")
         try:
             answered = int(rpc_call(chain.rpc_url, "eth_chainId", timeout=1.0), 16)
-        except ChainError:
+        except RpcFailed:
             answered = None
         if answered is not None:
             if answered != chain.chain_id:
@@ -240,7 +248,7 @@ def _wait_ready(chain: ChainConfig | ChainProcess, proc: ChainProcess, timeout: 
         time.sleep(0.1)
 
 
-def status(directory: Path | None = None) -> tuple[DevnetState | None, list[ChainStatus]]:
+def status(directory: Path) -> tuple[DevnetState | None, list[ChainStatus]]:
     """Which recorded chains run, and their head blocks."""
     state = read_state(directory)
     if state is None:
@@ -253,7 +261,7 @@ def status(directory: Path | None = None) -> tuple[DevnetState | None, list[Chai
         if alive:
             try:
                 head = int(rpc_call(proc.rpc_url, "eth_blockNumber", timeout=2.0), 16)
-            except ChainError as exc:
+            except RpcFailed as exc:
                 problem = str(exc)
         found.append(
             ChainStatus(proc.name, proc.chain_id, proc.rpc_url, proc.pid, alive, head, problem)
@@ -261,9 +269,8 @@ def status(directory: Path | None = None) -> tuple[DevnetState | None, list[Chai
     return state, found
 
 
-def down(directory: Path | None = None) -> list[ChainProcess]:
+def down(directory: Path) -> list[ChainProcess]:
     """Stop every recorded chain process and remove the record; returns what was stopped."""
-    directory = directory or state_dir()
     state = read_state(directory)
     if state is None:
         return []
@@ -278,7 +285,7 @@ def down(directory: Path | None = None) -> list[ChainProcess]:
 
 def restart(
     name: str,
-    directory: Path | None = None,
+    directory: Path,
     *,
     down_for: float = 0.0,
     timeout: float = 60.0,
@@ -287,17 +294,16 @@ def restart(
     start it again on the same port from that state; returns its new record.
 
     DevnetError (one line) when no devnet runs, for the pyevm backend (its chain lives
-    in memory only), or when the chain does not come back; InputError for an unknown
-    chain.
+    in memory only), or when the chain does not come back; UnknownChain for a name the
+    devnet does not run.
     """
-    directory = directory or state_dir()
     state = read_state(directory)
     if state is None:
         raise DevnetError("the devnet is not running: `stbridge devnet up` starts it")
     found = [c for c in state.chains if c.name == name]
     if not found:
         names = ", ".join(c.name for c in state.chains)
-        raise InputError(f"no chain {name!r} in the devnet (its chains: {names})")
+        raise UnknownChain(f"no chain {name!r} in the devnet (its chains: {names})")
     proc = found[0]
     if state.backend != "anvil":
         raise DevnetError(

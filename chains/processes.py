@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from relayer.errors import ChainError, ChainUnavailable
+from chains.errors import NodeUnavailable, RpcFailed
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -40,10 +40,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
-    """One JSON-RPC call over HTTP; ChainUnavailable when the node cannot answer."""
+    """One JSON-RPC call over HTTP; NodeUnavailable when the node cannot answer,
+    RpcFailed when it refuses the call."""
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
     if not url.startswith(("http://", "https://")):
-        raise ChainUnavailable(f"{url} is not an http(s) URL")
+        raise NodeUnavailable(f"{url} is not an http(s) URL")
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
         url, data=body.encode(), headers={"Content-Type": "application/json"}
     )
@@ -52,9 +53,9 @@ def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: fl
             payload = json.loads(response.read())
     except (urllib.error.URLError, OSError, TimeoutError, json.JSONDecodeError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ChainUnavailable(f"{url} does not answer {method}: {reason}") from None
+        raise NodeUnavailable(f"{url} does not answer {method}: {reason}") from None
     if "error" in payload:
-        raise ChainError(f"{url} refused {method}: {payload['error'].get('message')}")
+        raise RpcFailed(f"{url} refused {method}: {payload['error'].get('message')}")
     return payload.get("result")
 
 

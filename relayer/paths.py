@@ -1,9 +1,9 @@
 """Where stbridge keeps its local state: $STBRIDGE_HOME, else ./.stbridge.
 
 The devnet record and chain logs, deployment records, DvP trade files and the default
-SQLite store all live under this directory. It is defined here, in the relayer's
-library, so that the devnet manager in ``chains`` can use it without the library
-importing ``chains``.
+SQLite store all live under this directory. This is the one place that owns the rule:
+the devnet manager in ``chains`` takes the directory as a parameter, which the command
+line passes from here.
 """
 
 from __future__ import annotations

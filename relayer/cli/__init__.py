@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
     try:
-        result = app(args=args, standalone_mode=False)
+        with devnet.map_chain_errors():  # the devnet's errors, as one line each too
+            result = app(args=args, standalone_mode=False)
     except StbridgeError as exc:
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         return failed(type(exc).__name__, str(exc), exc.exit_code)

@@ -1,22 +1,88 @@
-"""`stbridge devnet up|status|restart|down`: the two local chains."""
+"""`stbridge devnet up|status|restart|down`: the two local chains.
+
+Also the edge between the relayer and ``chains`` (which imports nothing of the relayer):
+:func:`chain_specs` and :func:`start_devnet` hand it the config's chains, accounts and
+the state directory; :func:`map_chain_errors` turns its errors into the relayer's
+one-line errors.
+"""
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from chains import devnet
+from chains import errors as chain_errors
 from chains.anvil import find_anvil
 from chains.processes import process_alive, rpc_call
+from chains.spec import ChainSpec
+from relayer import errors
 from relayer.cli.common import ConfigOption, console, get_config, warn
 from relayer.cli.output import JsonOption, emit, emit_failed_check
-from relayer.errors import ChainError, DevnetError
+from relayer.config import Config
+from relayer.errors import DevnetError
+from relayer.paths import state_dir
 
 app = typer.Typer(help="Run the two local EVM chains.", no_args_is_help=True)
+
+
+def chain_specs(config: Config) -> list[ChainSpec]:
+    """The config's chains as the devnet manager takes them."""
+    return [
+        ChainSpec(c.name, c.chain_id, c.rpc_url, block_time=c.block_time, gas_limit=c.gas_limit)
+        for c in config.chains
+    ]
+
+
+def start_devnet(
+    config: Config,
+    *,
+    directory: Path | None = None,
+    backend: devnet.Backend | None = None,
+    block_time: float | None = None,
+    timeout: float = 60.0,
+) -> devnet.DevnetState:
+    """Start the config's chains and fund its accounts (``devnet up``); the state lives
+    in ``directory`` (default: the state directory, $STBRIDGE_HOME)."""
+    return devnet.up(
+        chain_specs(config),
+        [(role, key.address) for role, key in config.accounts.roles()],
+        directory=state_dir() if directory is None else directory,
+        backend=backend,
+        block_time=block_time,
+        timeout=timeout,
+    )
+
+
+# chains' errors and the relayer's, most specific first
+_MAPPED: tuple[tuple[type[Exception], type[errors.StbridgeError]], ...] = (
+    (chain_errors.PortInUse, errors.PortInUse),
+    (chain_errors.BackendMissing, errors.BackendMissing),
+    (chain_errors.ChainStartTimeout, errors.ChainStartTimeout),
+    (chain_errors.UnknownChain, errors.InputError),
+    (chain_errors.DevnetError, errors.DevnetError),
+    (chain_errors.NodeUnavailable, errors.ChainUnavailable),
+    (chain_errors.RpcFailed, errors.ChainError),
+)
+
+
+@contextmanager
+def map_chain_errors() -> Iterator[None]:
+    """Raise the relayer's error for an error of ``chains``, with the same one line."""
+    try:
+        yield
+    except (chain_errors.DevnetError, chain_errors.RpcFailed) as exc:
+        for theirs, ours in _MAPPED:
+            if isinstance(exc, theirs):
+                raise ours(str(exc)) from exc
+        raise  # pragma: no cover - every class of chains.errors is mapped above
 
 
 @app.command()
@@ -41,7 +107,7 @@ def up(
     if backend is None:
         reason = "anvil is installed" if chosen == "anvil" else "anvil is not installed"
         console.print(f"backend: [bold]{chosen}[/bold] ({reason}; choose with --backend)")
-    state = devnet.up(config, backend=chosen, block_time=block_time, timeout=timeout)
+    state = start_devnet(config, backend=chosen, block_time=block_time, timeout=timeout)
     print_state(state)
     if detach:
         console.print("chains run in the background: `stbridge devnet down` stops them")
@@ -82,7 +148,7 @@ def wait_until_interrupted(state: devnet.DevnetState) -> None:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        stopped = devnet.down()
+        stopped = devnet.down(state_dir())
         console.print(f"stopped {len(stopped)} chain(s)")
 
 
@@ -107,7 +173,7 @@ def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> Non
     """Show which chains are up and their head blocks (exit 1 when any is down)."""
     if config_path is not None:
         get_config(config_path)  # the devnet is the one in $STBRIDGE_HOME; a bad config is named
-    state, chains = devnet.status()
+    state, chains = devnet.status(state_dir())
     if as_json:
         doc = {
             "running": state is not None,
@@ -154,10 +220,10 @@ def restart(
     """Stop one chain and start it again on the same port with its state (anvil)."""
     if config_path is not None:
         get_config(config_path)
-    proc = devnet.restart(chain, down_for=down_for, timeout=timeout)
+    proc = devnet.restart(chain, state_dir(), down_for=down_for, timeout=timeout)
     try:
         head: str = str(int(rpc_call(proc.rpc_url, "eth_blockNumber", timeout=2.0), 16))
-    except ChainError:
+    except chain_errors.RpcFailed:
         head = "?"
     console.print(
         f"chain {proc.name} is back on {proc.rpc_url} (pid {proc.pid}) with its state: "
@@ -170,7 +236,7 @@ def down(config_path: ConfigOption = None) -> None:
     """Stop the devnet's chains; nothing is left running."""
     if config_path is not None:
         get_config(config_path)
-    stopped = devnet.down()
+    stopped = devnet.down(state_dir())
     if not stopped:
         console.print("devnet is not running")
         return

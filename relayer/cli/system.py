@@ -14,9 +14,10 @@ from rich.live import Live
 from rich.text import Text
 
 from chains import devnet
+from chains.errors import RpcFailed
 from chains.processes import rpc_call
 from relayer.cli.common import ConfigOption, console, get_config
-from relayer.cli.devnet import _backend, print_state
+from relayer.cli.devnet import _backend, print_state, start_devnet
 from relayer.cli.output import JsonOption, emit
 from relayer.config import Config
 from relayer.console.server import console_routes
@@ -24,8 +25,8 @@ from relayer.daemon.relayer import Relayer
 from relayer.deployment.deployer import deploy as run_deploy
 from relayer.deployment.deployer import describe
 from relayer.deployment.session import Session
-from relayer.errors import ChainError
 from relayer.issuer.onboard import onboard_devnet
+from relayer.paths import state_dir
 from relayer.store import Status, Store, open_store, relayer_owner
 from relayer.telemetry.logging import configure_logging, register_secrets
 
@@ -79,7 +80,7 @@ def up(
 ) -> None:
     """The whole system: devnet, contracts, devnet investors, and the relayer, until Ctrl-C."""
     config = get_config(config_path)
-    home = devnet.state_dir()
+    home = state_dir()
     log_file = home / "logs" / "relayer.log"
     started_devnet = False
     if _devnet_answers(config):
@@ -87,7 +88,7 @@ def up(
     else:
         chosen = _backend(backend)
         console.print(f"starting the devnet ({chosen})…")
-        state = devnet.up(config, backend=chosen, block_time=block_time)
+        state = start_devnet(config, directory=home, backend=chosen, block_time=block_time)
         started_devnet = True
         _reset_store(config)
         print_state(state)
@@ -97,7 +98,7 @@ def up(
         asyncio.run(_up(config, log_file))
     finally:
         if started_devnet:
-            stopped = devnet.down()
+            stopped = devnet.down(home)
             console.print(f"stopped {len(stopped)} chain(s)")
 
 
@@ -106,7 +107,7 @@ def _devnet_answers(config: Config) -> bool:
         try:
             if int(rpc_call(chain.rpc_url, "eth_chainId", timeout=1.0), 16) != chain.chain_id:
                 return False
-        except ChainError:
+        except RpcFailed:
             return False
     return True
 
@@ -118,7 +119,7 @@ def _reset_store(config: Config) -> None:
         return
     path = Path(url.removeprefix("sqlite:///"))
     if path.parts and path.parts[0] == ".stbridge":
-        path = devnet.state_dir() / Path(*path.parts[1:])
+        path = state_dir() / Path(*path.parts[1:])
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{path}{suffix}").unlink()

@@ -24,6 +24,7 @@ from chains import devnet
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Sent, Wallet
+from relayer.cli.devnet import start_devnet
 from relayer.config import Config, PrivateKey, parse_config
 from relayer.console.server import console_routes
 from relayer.daemon.relayer import Relayer
@@ -75,7 +76,7 @@ def start_system(backend: str, directory: Path) -> System:
     config = parse_config(raw)
     home = directory / "home"
     os.environ["STBRIDGE_HOME"] = str(home)
-    devnet.up(config, backend=backend, directory=home)  # type: ignore[arg-type]
+    start_devnet(config, directory=home, backend=backend)  # type: ignore[arg-type]
     try:
         report = asyncio.run(deploy(config))
 

@@ -24,6 +24,7 @@ import pytest
 from chains import devnet
 from chains.anvil import find_anvil
 from chains.processes import free_port
+from relayer.cli.devnet import start_devnet
 from relayer.config import parse_config, public_url
 from relayer.daemon.relayer import Relayer
 from relayer.deployment.deployer import deploy
@@ -427,7 +428,7 @@ def three_chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     home = directory / "home"
     previous = os.environ.get("STBRIDGE_HOME")
     os.environ["STBRIDGE_HOME"] = str(home)
-    devnet.up(config, backend="anvil", directory=home)
+    start_devnet(config, directory=home, backend="anvil")
     try:
         report = asyncio.run(deploy(config))
 

@@ -30,10 +30,10 @@ import typer
 import yaml
 
 from chains.anvil import find_anvil
+from chains.errors import RpcFailed
 from chains.processes import free_port, rpc_call
 from relayer.cli import app
 from relayer.config import parse_config
-from relayer.errors import ChainError
 from tests.helpers import ROOT, write_config
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -307,7 +307,7 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 def chain_answers(url: str, chain_id: int) -> bool:
     try:
         return int(rpc_call(url, "eth_chainId", timeout=1.0), 16) == chain_id
-    except ChainError:
+    except RpcFailed:
         return False
 
 

@@ -27,6 +27,7 @@ from chains.anvil import find_anvil
 from chains.processes import free_port
 from relayer.chain import contracts
 from relayer.chain.wallet import Sent
+from relayer.cli.devnet import start_devnet
 from relayer.config import Config, PrivateKey, parse_config
 from relayer.deployment.deployer import deploy
 from relayer.deployment.distribution_wiring import dust_account, tax_account
@@ -60,7 +61,7 @@ def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     home = directory / "home"
     previous = os.environ.get("STBRIDGE_HOME")
     os.environ["STBRIDGE_HOME"] = str(home)
-    devnet.up(config, backend="anvil", directory=home)
+    start_devnet(config, directory=home, backend="anvil")
     try:
         report = asyncio.run(deploy(config))
 
