@@ -209,6 +209,7 @@ async def accept_offer(
     hashlock = hashlock_of(secret)
     accepted = offer.accept(hashlock, now + expires_in, margin, heads)
     expiry = now + expires_in + accepted.margin_seconds  # T_B, as accepted.payment_expiry
+    await _check_payment_expiry(session, offer.payment.chain, expiry, window)
     write_secret(offer.trade, secret)
     try:
         lock_id, tx = await _lock(
@@ -348,6 +349,20 @@ async def _lock(
         if event.name == "Locked":
             return bytes(values["lockId"]), str(receipt["transactionHash"])
     raise TradeRefused(f"the lock transaction {receipt['transactionHash']} emitted no Locked event")
+
+
+async def _check_payment_expiry(session: Session, chain: str, expiry: int, window: int) -> None:
+    """T_B is fixed from the asset chain's clock; the payment chain's own clock (which
+    its timelock compares with) must still be ``window`` seconds short of it."""
+    now = await chain_time(session, chain)
+    if expiry - now < max(window, 1):
+        ahead = expiry - now
+        when = f"{ahead} s after" if ahead >= 0 else f"{-ahead} s before"
+        raise TradeRefused(
+            f"the payment leg would expire before it is mined: its expiry {expiry} is {when} "
+            f"chain {chain}'s time {now} (chain clocks differ); accept again with a longer "
+            f"--expires-in (at least {max(window, 1) - ahead + 1} s more)"
+        )
 
 
 async def _check_balance(session: Session, leg: Leg, holder: str) -> None:

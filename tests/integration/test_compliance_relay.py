@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from relayer.core.hashing import keccak256
 from relayer.deployment.session import Session
 from relayer.errors import InputError, TransactionReverted
 from relayer.issuer.investors import flag_investor
-from relayer.store import Status
+from relayer.store import MessageRow, Status
 from tests.integration.compliance_world import UNIT, World, make_key, until
 from tests.integration.system import System, drained, running_relayer, wait_delivered
 
@@ -183,11 +184,28 @@ async def test_frozen_or_revoked_on_the_remote_chain_cannot_move_or_claim(
             await drained(relay)
 
 
+async def _until_status(relay: Any, message_id: bytes, wanted: Status) -> MessageRow:
+    """Until the relayer's store holds ``message_id`` with status ``wanted`` (120 s)."""
+    deadline = time.monotonic() + 120
+    while True:
+        row = await relay.store.message(message_id)
+        if row is not None and row.status == wanted:
+            return row
+        if time.monotonic() > deadline:
+            raise AssertionError(f"message 0x{message_id.hex()} is {row and row.status}")
+        await asyncio.sleep(0.1)
+
+
 async def test_a_record_from_anything_but_the_home_registry_is_refused(
     system: System, tmp_path: Path
 ) -> None:
     """Anyone may dispatch through the mailbox: a RecordUpdate that claims to reinstate a
-    revoked investor is relayed like any message and refused by the mirror."""
+    revoked investor is never carried by the default delivery policy (no transaction);
+    a relayer told to carry it delivers it, and the mirror refuses it on chain.
+
+    No evm_snapshot/evm_revert here: anvil's revert sets the chain's clock back to the
+    snapshot's time, and later tests on the shared chain (DvP expiries) read that clock.
+    The forged message stays on chain a, ignored or refused by every later relayer."""
     mallory, henry = make_key("forge-mallory"), make_key("forge-henry")
     mailbox_abi = contracts.load("Mailbox")
     b_id = system.config.chain("b").chain_id
@@ -199,37 +217,39 @@ async def test_a_record_from_anything_but_the_home_registry_is_refused(
             change = await flag_investor(session, w.agent, henry.address, "revoke")
             await w.wait_mirror(henry.address, change.record.version)
             await drained(relay)
-        rpc_a = session.rpc("a")
-        snapshot = await rpc_a.request("evm_snapshot")  # the forged message is undone after
-        try:
-            forged = IdentityRecord(keccak256(b"henry"), 276, 2**40, 0, change.record.version + 100)
-            body = encode_body(RecordUpdate(henry.address, forged))
-            mirror = bytes(12) + bytes.fromhex(w.address("b", "MirrorIdentityRegistry")[2:])
-            receipt = await session.wallet("a", mallory).transact(
-                w.address("a", "Mailbox"), mailbox_abi.fn("dispatch"), b_id, mirror, body
+        forged = IdentityRecord(keccak256(b"henry"), 276, 2**40, 0, change.record.version + 100)
+        body = encode_body(RecordUpdate(henry.address, forged))
+        mirror_address = w.address("b", "MirrorIdentityRegistry")
+        mirror = bytes(12) + bytes.fromhex(mirror_address[2:])
+        receipt = await session.wallet("a", mallory).transact(
+            w.address("a", "Mailbox"), mailbox_abi.fn("dispatch"), b_id, mirror, body
+        )
+        [(_, dispatched, _)] = contracts.decode_logs(mailbox_abi, receipt["logs"])
+        forged_id = bytes(dispatched["id"])
+        # the default policy: a sender that is not the home registry is never carried
+        async with running_relayer(system, tmp_path / "r2.db") as relay:
+            row = await _until_status(relay, forged_id, Status.IGNORED)
+            assert row.deliver_tx is None and row.attempts == 0
+            assert row.last_error is not None and mallory.address.lower() in row.last_error
+        # a relayer told to carry this route: the mirror's own check refuses it on chain
+        route = {"lane": "a->b", "sender": mallory.address, "recipient": mirror_address}
+        policy = {"mode": "allow-list", "allow": [route]}
+        async with running_relayer(system, tmp_path / "r3.db", policy=policy) as relay:
+            row = await _until_status(relay, forged_id, Status.REFUSED)
+            assert row.last_error is not None and "WrongSender" in row.last_error
+            await asyncio.sleep(1)  # terminal: no retry follows
+            again = await relay.store.message(forged_id)
+            assert again is not None and again.status == Status.REFUSED
+            assert again.attempts == row.attempts
+        held = await w.record("b", henry.address)
+        assert held.version == change.record.version
+        assert held.revoked
+        # the mirror's own entry point refuses anyone but the mailbox, whatever they send
+        with pytest.raises(TransactionReverted, match="NotMailbox"):
+            await session.wallet("b", mallory).transact(
+                mirror_address,
+                contracts.load("MirrorIdentityRegistry").fn("handle"),
+                system.config.chain("a").chain_id,
+                bytes(12) + bytes.fromhex(w.address("a", "IdentityRegistry")[2:]),
+                body,
             )
-            [(_, dispatched, _)] = contracts.decode_logs(mailbox_abi, receipt["logs"])
-            forged_id = bytes(dispatched["id"])
-            async with running_relayer(system, tmp_path / "r2.db") as relay:
-                row = None
-                for _ in range(1200):
-                    row = await relay.store.message(forged_id)
-                    if row is not None and row.status == Status.FAILED:
-                        break
-                    await asyncio.sleep(0.1)
-                assert row is not None and row.status == Status.FAILED
-                assert row.last_error is not None and "WrongSender" in row.last_error
-            held = await w.record("b", henry.address)
-            assert held.version == change.record.version
-            assert held.revoked
-            # the mirror's own entry point refuses anyone but the mailbox, whatever they send
-            with pytest.raises(TransactionReverted, match="NotMailbox"):
-                await session.wallet("b", mallory).transact(
-                    w.address("b", "MirrorIdentityRegistry"),
-                    contracts.load("MirrorIdentityRegistry").fn("handle"),
-                    system.config.chain("a").chain_id,
-                    bytes(12) + bytes.fromhex(w.address("a", "IdentityRegistry")[2:]),
-                    body,
-                )
-        finally:
-            assert await rpc_a.request("evm_revert", [snapshot]) is True
