@@ -23,7 +23,7 @@ from relayer.errors import InputError, TransactionReverted
 from relayer.issuer.investors import flag_investor
 from relayer.store import Status
 from tests.integration.compliance_world import UNIT, World, make_key, until
-from tests.integration.system import System, drained, running_relayer, wait_delivered
+from tests.integration.system import System, drained, revert, running_relayer, wait_delivered
 
 pytestmark = pytest.mark.integration
 
@@ -232,4 +232,4 @@ async def test_a_record_from_anything_but_the_home_registry_is_refused(
                     body,
                 )
         finally:
-            assert await rpc_a.request("evm_revert", [snapshot]) is True
+            assert await revert(rpc_a, snapshot)  # and chain a keeps the wall clock
