@@ -245,3 +245,18 @@ async def drained(relay: Relayer, timeout: float = 90) -> None:
                 return
         await asyncio.sleep(0.2)
     raise AssertionError(f"the relayer did not drain in {timeout}s: {relay.not_ready()}")
+
+
+async def revert(rpc: ChainRpc, snapshot: str) -> bool:
+    """Undo a chain to ``snapshot`` and set its clock back to the wall clock.
+
+    A revert also rewinds the node's clock to the snapshot's block (anvil and the embedded
+    node alike): left so, the chain runs behind the other by as long as the snapshot was
+    held, and every later test on this session's chains reads skewed times (delivery
+    latencies, DvP expiries, cap-table cuts at the earliest head)."""
+    reverted = await rpc.request("evm_revert", [snapshot]) is True
+    head = await rpc.block("latest")
+    now = max(int(time.time()), head.timestamp + 1)
+    await rpc.request("evm_setNextBlockTimestamp", [hex(now)])
+    await rpc.request("evm_mine")
+    return reverted
