@@ -19,7 +19,7 @@ from relayer.inputs import ZERO_ADDRESS, format_expiry, format_tokens
 ARTIFACT = "SecurityToken"
 BRIDGE_ARTIFACT = "TokenBridge"
 CODE_LOCKED_UP = 10
-CUSTODIANS = ("TokenBridge", "HashedTimelock")  # contracts that hold tokens for investors
+CUSTODIANS = ("TokenBridge", "HashedTimelock", "Distributor")  # hold tokens for investors
 
 
 def own_contract(session: Session, chain: str, address: str) -> str | None:

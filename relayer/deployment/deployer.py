@@ -51,6 +51,11 @@ CUSTODIAN_CONTRACTS = (
     "Mailbox",
     "IdentityRegistry",
     "MirrorIdentityRegistry",
+    # distributions and votes: a distributor holds the payment token for its holders
+    "DistributionManager",
+    "Distributor",
+    "VoteManager",
+    "Ballot",
 )
 
 

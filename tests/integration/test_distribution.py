@@ -446,7 +446,8 @@ def test_cli_on_three_chains(
     declared = json.loads(out)["data"]
     assert sum(int(v) for v in declared["totals"].values()) == 1_000_500_000
     code = main(["distribution", "status", "--id", str(declared["id"]), "--json", "-c", cfg])
-    out, _ = capfd.readouterr()
+    out, err = capfd.readouterr()
+    assert code == 0 and out, f"status --json exited {code}: {err}"
     chains = {c["chain"]: c for c in json.loads(out)["data"]["chains"]}
     assert code == 0 and chains["a"]["opened"] is True
     assert sum(int(c["entitled"]) for c in chains.values()) == 1_000_500_000
