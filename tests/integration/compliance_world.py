@@ -158,12 +158,14 @@ class Cli:
 
     async def __call__(self, *argv: str) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        saved = common.console.file, common.err_console.file
+        # rich's `file` reads sys.stdout when none was set: restore what was *set* (None),
+        # not the stream it read, or later tests print into this test's capture
+        saved = common.console._file, common.err_console._file
         common.console.file, common.err_console.file = out, err
         try:
             code = await asyncio.to_thread(main, [*argv, "-c", str(self.config)])
         finally:
-            common.console.file, common.err_console.file = saved
+            common.console._file, common.err_console._file = saved
         return Result(code, out.getvalue(), err.getvalue())
 
     async def ok(self, *argv: str) -> Result:
