@@ -101,9 +101,14 @@ async def test_sends_wait_while_the_base_fee_is_above_the_cap(
             assert row is not None and row.deliver_tx
             tx = await b.request("eth_getTransactionByHash", [row.deliver_tx])
             assert int(tx["maxFeePerGas"], 16) <= CAP_GWEI * 10**9
-            gas = registry.get_sample_value(
-                "stbridge_gas_spent_total", {"origin": "a", "destination": "b"}
-            )
+            # the indexer may see the Process log before the confirmer has its receipt final
+            # (where the gas is counted): wait for the count rather than race it
+            labels = {"origin": "a", "destination": "b"}
+            deadline = time.monotonic() + 120
+            gas = registry.get_sample_value("stbridge_gas_spent_total", labels)
+            while gas is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                gas = registry.get_sample_value("stbridge_gas_spent_total", labels)
             assert gas is not None and gas > 21_000
     finally:
         stop.set()
