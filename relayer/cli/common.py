@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import typer
 from rich.console import Console
 
 from relayer.config import Config, PrivateKey, load_config
+from relayer.deployment.session import Session
 
 # one parser per kind of value, shared with the actions (relayer/inputs.py)
 from relayer.inputs import format_amount as format_amount
@@ -68,3 +71,16 @@ def resolve_key(config: Config, key_env: str | None, default_role: str) -> Priva
         if role == default_role:
             return key
     raise InputError(f"the config has no {default_role} key; pass --key-env VARIABLE")
+
+
+T = TypeVar("T")
+
+
+def run_in_session(config: Config, work: Callable[[Session], Awaitable[T]]) -> T:
+    """Run ``work`` on a session of the config's deployment, from a command."""
+
+    async def go() -> T:
+        async with Session(config) as session:
+            return await work(session)
+
+    return asyncio.run(go())

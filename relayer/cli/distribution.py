@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from relayer.cli.common import ConfigOption, get_config, parse_address, resolve_key
+from relayer.cli.common import ConfigOption, get_config, parse_address, resolve_key, run_in_session
 from relayer.cli.lines import say
 from relayer.cli.output import JsonOption, emit
-from relayer.config import Config
 from relayer.deployment.session import Session
 from relayer.distribution import actions
 from relayer.errors import InputError
@@ -24,7 +21,6 @@ app = typer.Typer(
     help="Dividends and coupons paid on every chain from one record date.", no_args_is_help=True
 )
 
-T = TypeVar("T")
 
 IdOption = Annotated[int, typer.Option("--id", help="The distribution id `declare` printed.")]
 ChainOption = Annotated[str | None, typer.Option("--chain", help="One chain only (default: all).")]
@@ -35,14 +31,6 @@ KeyOption = Annotated[
         help="Environment variable holding the signing key (default on a devnet: see the command).",
     ),
 ]
-
-
-def _run(config: Config, work: Callable[[Session], Awaitable[T]]) -> T:
-    async def go() -> T:
-        async with Session(config) as session:
-            return await work(session)
-
-    return asyncio.run(go())
 
 
 def _text(value: Any) -> Any:
@@ -83,7 +71,7 @@ def declare(
         until = parse_future_time(claim_until, now, "--claim-until")
         return await actions.declare(session, key, token, record_time, amount, per_unit, until)
 
-    done = _run(config, work)
+    done = run_in_session(config, work)
     r = done.record
     if as_json:
         emit(
@@ -122,7 +110,7 @@ def commit(
     """Commit the roots an interrupted `declare` left out (a second run sends nothing)."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, "issuer_agent")
-    done = _run(config, lambda s: actions.commit_missing(s, key, distribution_id))
+    done = run_in_session(config, lambda s: actions.commit_missing(s, key, distribution_id))
     if as_json:
         emit({"committed": done})
         return
@@ -140,7 +128,7 @@ def fund(
     """Fund each chain's distributor with what it still needs (the agent's payment tokens)."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, "issuer_agent")
-    done = _run(config, lambda s: actions.fund(s, key, distribution_id, chain))
+    done = run_in_session(config, lambda s: actions.fund(s, key, distribution_id, chain))
     if as_json:
         emit([{"chain": d.chain, "what": d.what, "tx_hashes": d.tx_hashes} for d in done])
         return
@@ -162,7 +150,7 @@ def pay(
     """Push payments to every unpaid holder, in batches (resumable; anyone may push)."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, "issuer_agent")
-    done = _run(config, lambda s: actions.pay(s, key, distribution_id, chain, batch))
+    done = run_in_session(config, lambda s: actions.pay(s, key, distribution_id, chain, batch))
     if as_json:
         emit([{**d.__dict__} for d in done])
         return
@@ -184,7 +172,7 @@ def claim(
     """The holder claims its payment on one chain with its Merkle proof."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, "investor[0]")
-    leaf, tx = _run(config, lambda s: actions.claim(s, key, distribution_id, chain))
+    leaf, tx = run_in_session(config, lambda s: actions.claim(s, key, distribution_id, chain))
     if as_json:
         emit(
             {
@@ -206,7 +194,7 @@ def status(
 ) -> None:
     """Per chain: entitled, funded, paid, reserved, unclaimed, and what is still to fund."""
     config = get_config(config_path)
-    record, rows = _run(config, lambda s: actions.status(s, distribution_id))
+    record, rows = run_in_session(config, lambda s: actions.status(s, distribution_id))
     if as_json:
         emit(
             {
@@ -245,7 +233,7 @@ def report(
 ) -> None:
     """One row per holder and chain: balance at the record date, gross, withheld, net, tx."""
     config = get_config(config_path)
-    _record, rows = _run(config, lambda s: actions.report(s, distribution_id))
+    _record, rows = run_in_session(config, lambda s: actions.report(s, distribution_id))
     fields = ["chain", "wallet", "investor_id", "country", "balance", "gross", "withheld",
               "net", "state", "tx"]  # fmt: skip
     table: list[dict[str, Any]] = [
@@ -276,7 +264,7 @@ def close(
     config = get_config(config_path)
     key = resolve_key(config, key_env, "issuer_agent")
     target = parse_address(to, "--to") if to else key.address
-    done = _run(config, lambda s: actions.close(s, key, distribution_id, target, chain))
+    done = run_in_session(config, lambda s: actions.close(s, key, distribution_id, target, chain))
     if as_json:
         emit([{"chain": d.chain, "what": d.what, "tx_hashes": d.tx_hashes} for d in done])
         return
@@ -301,7 +289,7 @@ def _reserved_command(release: bool) -> None:
         wallet = parse_address(holder, "--holder")
         key = resolve_key(config, key_env, "issuer_agent")
         target = parse_address(to, "--to") if to else key.address
-        done = _run(
+        done = run_in_session(
             config,
             lambda s: actions.settle_reserved(
                 s, key, distribution_id, chain, wallet, release=release, to=target

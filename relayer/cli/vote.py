@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from relayer.cli.common import ConfigOption, get_config, resolve_key
+from relayer.cli.common import ConfigOption, get_config, resolve_key, run_in_session
 from relayer.cli.lines import say
 from relayer.cli.output import JsonOption, emit
-from relayer.config import Config
 from relayer.deployment.session import Session
 from relayer.inputs import format_time, parse_future_time, parse_instant
 from relayer.vote import actions
 
 app = typer.Typer(help="Holder votes on every chain from one record date.", no_args_is_help=True)
 
-T = TypeVar("T")
 
 IdOption = Annotated[int, typer.Option("--id", help="The vote id `vote open` printed.")]
 KeyOption = Annotated[
     str | None,
     typer.Option("--key-env", help="Environment variable holding the signing key."),
 ]
-
-
-def _run(config: Config, work: Callable[[Session], Awaitable[T]]) -> T:
-    async def go() -> T:
-        async with Session(config) as session:
-            return await work(session)
-
-    return asyncio.run(go())
 
 
 @app.command("open")
@@ -59,7 +47,7 @@ def open_vote(
         until = parse_future_time(closes, now, "--closes")
         return await actions.open_vote(session, key, token, record_time, until, question, choices)
 
-    record, path = _run(config, work)
+    record, path = run_in_session(config, work)
     if as_json:
         powers = {c: str(p) for c, p in record.powers.items()}
         emit(
@@ -96,7 +84,9 @@ def cast(
     config = get_config(config_path)
     holder = resolve_key(config, key_env, "investor[0]")
     submitter = resolve_key(config, None, "issuer_agent") if by_signature else None
-    tx = _run(config, lambda s: actions.cast(s, holder, vote_id, chain, option, submitter))
+    tx = run_in_session(
+        config, lambda s: actions.cast(s, holder, vote_id, chain, option, submitter)
+    )
     if as_json:
         emit({"chain": chain, "wallet": holder.address, "option": option, "tx": tx})
         return
@@ -113,7 +103,7 @@ def send_tallies(
     """After the deadline: each chain's tally goes home as a proven message (anyone may)."""
     config = get_config(config_path)
     key = resolve_key(config, key_env, "issuer_agent")
-    done = _run(config, lambda s: actions.send_tallies(s, key, vote_id))
+    done = run_in_session(config, lambda s: actions.send_tallies(s, key, vote_id))
     if as_json:
         emit({"sent": done})
         return
@@ -126,7 +116,7 @@ def status(
 ) -> None:
     """Per chain: voters, votes cast, the tally so far, whether it reached home."""
     config = get_config(config_path)
-    result = _run(config, lambda s: actions.tally(s, vote_id))
+    result = run_in_session(config, lambda s: actions.tally(s, vote_id))
     if as_json:
         emit(result.as_json())
         return
@@ -142,7 +132,7 @@ def status(
 def tally(vote_id: IdOption, as_json: JsonOption = False, config_path: ConfigOption = None) -> None:
     """The home chain's tally: the sum of every chain's tally it received (final when all)."""
     config = get_config(config_path)
-    result = _run(config, lambda s: actions.tally(s, vote_id))
+    result = run_in_session(config, lambda s: actions.tally(s, vote_id))
     if as_json:
         emit(result.as_json())
         return

@@ -69,7 +69,12 @@ class System:
 
 def start_system(backend: str, directory: Path) -> System:
     """Bring up a devnet on free ports, deploy, onboard (blocking)."""
-    raw = devnet_raw(block_time=BLOCK_TIME[backend], confirmations=1)
+    return bring_up(backend, devnet_raw(block_time=BLOCK_TIME[backend], confirmations=1), directory)
+
+
+def bring_up(backend: str, raw: dict[str, Any], directory: Path) -> System:
+    """The devnet ``raw`` describes (its chains on free ports), deployed and onboarded, with
+    STBRIDGE_HOME pointing at it; chains stopped again if that fails."""
     raw["relayer"].update(
         poll_interval=0.1, batch_wait=0.1, metrics_port=0, store=f"sqlite:///{directory}/unused.db"
     )
@@ -89,6 +94,24 @@ def start_system(backend: str, directory: Path) -> System:
         devnet.down(home)
         raise
     return System(backend, config, raw, home, report.deployment)
+
+
+@contextlib.contextmanager
+def system_of(raw: dict[str, Any], directory: Path, backend: str = "anvil") -> Iterator[System]:
+    """``bring_up`` for a module's own devnet (three chains, say): stopped after, and
+    STBRIDGE_HOME as it was."""
+    previous = os.environ.get("STBRIDGE_HOME")
+    try:
+        system = bring_up(backend, raw, directory)
+        try:
+            yield system
+        finally:
+            stop_system(system)
+    finally:
+        if previous is None:
+            os.environ.pop("STBRIDGE_HOME", None)
+        else:
+            os.environ["STBRIDGE_HOME"] = previous
 
 
 def stop_system(system: System) -> None:

@@ -24,12 +24,8 @@ import pytest
 from chains import devnet
 from chains.anvil import find_anvil
 from chains.processes import free_port
-from relayer.cli.devnet import start_devnet
 from relayer.config import parse_config, public_url
 from relayer.daemon.relayer import Relayer
-from relayer.deployment.deployer import deploy
-from relayer.deployment.session import Session
-from relayer.issuer.onboard import onboard_devnet
 from relayer.store import Status, open_store, relayer_owner
 from relayer.store.sqlite import SqliteStore
 from tests.faultproxy import FaultProxy
@@ -44,6 +40,7 @@ from tests.integration.system import (
     send_many,
     start_system,
     stop_system,
+    system_of,
     wait_delivered,
 )
 
@@ -421,29 +418,8 @@ def three_chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     third = {**raw["chains"][1], "name": "c", "chain_id": 65003}
     third["rpc_url"] = f"http://127.0.0.1:{free_port()}"
     raw["chains"].append(third)
-    raw["relayer"].update(
-        poll_interval=0.1, batch_wait=0.1, metrics_port=0, store=f"sqlite:///{directory}/unused.db"
-    )
-    config = parse_config(raw)
-    home = directory / "home"
-    previous = os.environ.get("STBRIDGE_HOME")
-    os.environ["STBRIDGE_HOME"] = str(home)
-    start_devnet(config, directory=home, backend="anvil")
-    try:
-        report = asyncio.run(deploy(config))
-
-        async def onboard() -> None:
-            async with Session(config, report.deployment) as session:
-                await onboard_devnet(session)
-
-        asyncio.run(onboard())
-        yield System("anvil", config, raw, home, report.deployment)
-    finally:
-        devnet.down(home)
-        if previous is None:
-            os.environ.pop("STBRIDGE_HOME", None)
-        else:
-            os.environ["STBRIDGE_HOME"] = previous
+    with system_of(raw, directory) as system:
+        yield system
 
 
 async def test_lanes_between_healthy_chains_run_while_one_chain_is_down_at_start(

@@ -12,7 +12,6 @@ signature) tallies home exactly.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 import tomllib
@@ -22,22 +21,19 @@ from pathlib import Path
 import pytest
 from eth_utils.address import to_checksum_address
 
-from chains import devnet
 from chains.anvil import find_anvil
 from chains.processes import free_port
 from relayer.chain import contracts
 from relayer.chain.wallet import Sent
-from relayer.cli.devnet import start_devnet
-from relayer.config import Config, PrivateKey, parse_config
+from relayer.config import Config, PrivateKey
 from relayer.deployment.deployer import deploy
 from relayer.deployment.distribution_wiring import dust_account, tax_account
 from relayer.deployment.session import Session
 from relayer.distribution import actions
 from relayer.distribution.entitlements import Position, allocate
 from relayer.errors import InputError
-from relayer.issuer.onboard import onboard_devnet
 from tests.helpers import ROOT
-from tests.integration.system import Chains, System, drained, running_relayer, send_many
+from tests.integration.system import Chains, System, drained, running_relayer, send_many, system_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.anvil]
 
@@ -54,29 +50,8 @@ def three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     raw = tomllib.loads(DEVNET3.read_text())
     for chain in raw["chains"]:
         chain.update(rpc_url=f"http://127.0.0.1:{free_port()}", block_time=0.25)
-    raw["relayer"].update(
-        poll_interval=0.1, batch_wait=0.1, metrics_port=0, store=f"sqlite:///{directory}/x.db"
-    )
-    config = parse_config(raw)
-    home = directory / "home"
-    previous = os.environ.get("STBRIDGE_HOME")
-    os.environ["STBRIDGE_HOME"] = str(home)
-    start_devnet(config, directory=home, backend="anvil")
-    try:
-        report = asyncio.run(deploy(config))
-
-        async def onboard() -> None:
-            async with Session(config, report.deployment) as session:
-                await onboard_devnet(session)
-
-        asyncio.run(onboard())
-        yield System("anvil", config, raw, home, report.deployment)
-    finally:
-        devnet.down(home)
-        if previous is None:
-            os.environ.pop("STBRIDGE_HOME", None)
-        else:
-            os.environ["STBRIDGE_HOME"] = previous
+    with system_of(raw, directory) as system:
+        yield system
 
 
 async def _send_all(wallet_sends: list[tuple[object, Sent]]) -> None:
