@@ -330,6 +330,15 @@ async def test_stuck_transaction_is_replaced_with_a_higher_fee(
             assert int(receipt["effectiveGasPrice"], 16) > 0
             text = relay.metrics.render().decode()
             assert 'stbridge_transactions_replaced_total{chain="b"}' in text
+
+            # the indexer can see the Process log before the confirmer has the receipt
+            # final: the pool rows (original and replacement) settle on the confirmer's
+            # next pass, so wait for that instead of racing it
+            async def settled() -> bool | None:
+                left = await relay.store.pending_txs(system.config.chain("b").chain_id)
+                return True if not left else None
+
+            await eventually(settled, "both pool rows settled by the confirmer")
         assert await chains.balance("b", bob.address) == before + 77
         store = SqliteStore(store_path)
         try:
