@@ -7,9 +7,12 @@ asserts a speed.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -318,6 +321,107 @@ class RelayerProcess:
         return self.usage
 
 
+class Busy:
+    """``N`` cores of CPU load beside a benchmark (``stress-ng --cpu N``), as a shared CI host
+    or an operator's box has: started on entry, stopped on exit. ``N = 0`` is no load.
+
+    stress-ng is a Debian package (``apt-get install stress-ng``); asking for load without
+    it stops the benchmark before anything starts, in one line.
+    """
+
+    def __init__(self, cores: int) -> None:
+        if cores < 0:
+            raise SystemExit(f"--busy {cores}: give a number of cores, 0 or more")
+        self.cores = cores
+        self.proc: subprocess.Popen[bytes] | None = None
+        if cores and shutil.which("stress-ng") is None:
+            raise SystemExit(
+                f"--busy {cores} needs stress-ng: apt-get install stress-ng (or run with --busy 0)"
+            )
+
+    def describe(self) -> str:
+        if not self.cores:
+            return "none (nothing else of ours running)"
+        return f"stress-ng --cpu {self.cores} (a CPU-bound process per core, all the run long)"
+
+    def __enter__(self) -> Busy:
+        if self.cores:
+            self.proc = subprocess.Popen(
+                ["stress-ng", "--cpu", str(self.cores), "--quiet"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, runs: int = 3) -> None:
+    """``--runs K`` (figures are the median of K runs, with the spread) and ``--busy N``."""
+    parser.add_argument(
+        "--runs", type=int, default=runs,
+        help=f"repeat the measurement K times; the report gives the median and spread ({runs})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--busy", type=int, default=0,
+        help="run N cores of CPU load (stress-ng) beside the benchmark (0: none)",
+    )  # fmt: skip
+
+
+def commit() -> str:
+    """The commit the benchmark ran on, ``+dirty`` when the tree had uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+            text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + ("+dirty" if dirty else "")
+
+
+def provenance(args: argparse.Namespace, *, busy: Busy | None = None) -> list[str]:
+    """The lines every report starts with: commit, machine, load beside it, every setting."""
+    settings = ", ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items()) if v is not None
+    )
+    load = os.getloadavg()
+    lines = [
+        f"- commit: {commit()}",
+        f"- machine: {describe_machine()}",
+        f"- load beside it: {busy.describe() if busy else 'none'}; load average at the start "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        f"- settings: {settings or 'defaults'}",
+        f"- command: .venv/bin/python -m bench.{Path(sys.argv[0]).stem} " + " ".join(sys.argv[1:]),
+        "",
+    ]
+    return lines
+
+
+def median_spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
+    """``median (min-max, n runs)``: how a figure from several runs is reported."""
+    if not values:
+        return "n/a"
+    mid = statistics.median(values)
+    if len(values) == 1:
+        return fmt.format(mid) + " (1 run)"
+    return (
+        f"{fmt.format(mid)} ({fmt.format(min(values))}-{fmt.format(max(values))}, "
+        f"{len(values)} runs)"
+    )
+
+
 def write_report(name: str, title: str, lines: Sequence[str]) -> Path:
     REPORTS.mkdir(parents=True, exist_ok=True)
     path = REPORTS / f"{name}-{time.strftime('%Y-%m-%d')}.md"
@@ -334,7 +438,15 @@ def describe_machine() -> str:
                 mem = f", {int(line.split()[1]) // 1024 // 1024} GiB"
     except OSError:
         pass
-    return f"{cpus} cores{mem}, Python {sys.version.split()[0]}"
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip() + ", "
+                break
+    except OSError:
+        pass
+    return f"{cpus} cores ({model}{os.uname().machine}){mem}, Python {sys.version.split()[0]}"
 
 
 def summary(values: Sequence[float]) -> str:
@@ -351,14 +463,19 @@ def dumps(value: Any) -> str:
 
 
 __all__ = [
+    "Busy",
     "Lab",
     "RelayerProcess",
     "Wallet",
+    "add_run_options",
     "build_lab",
+    "commit",
     "current_nonces",
     "describe_machine",
+    "median_spread",
     "percentile",
     "presign_transfers",
+    "provenance",
     "push",
     "summary",
     "write_report",
