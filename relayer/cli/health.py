@@ -11,7 +11,7 @@ import typer
 from relayer.chain.rpc import ChainRpc, RetryPolicy
 from relayer.cli.common import ConfigOption, console, err_console, get_config
 from relayer.cli.output import JsonOption, emit, emit_failed_check
-from relayer.config import Config, public_url
+from relayer.config import ChainConfig, Config, public_url
 from relayer.errors import ChainError
 
 
@@ -22,39 +22,79 @@ class Health:
     chains: dict[str, dict[str, Any]] = field(default_factory=dict)
     relayer: str | None = None  # the running relayer's /readyz answer, when asked
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the relayer works, with less margin
 
 
 async def check(config: Config) -> Health:
-    """Unreachable chains, a wrong chain id, an underfunded key."""
+    """Unreachable chains or endpoints, a wrong chain id, an underfunded key.
+
+    Every endpoint of a chain (``rpc_url`` and each of ``rpc_urls``) is asked for its chain
+    id: one serving another chain is a problem (failing over to it would be wrong), a
+    backup endpoint that does not answer is a warning while another one does (the relayer
+    works, without its failover), and a chain none of whose endpoints answer is a problem.
+    """
     found = Health()
     minimum = config.relayer.min_relayer_balance_wei
     relayer = config.accounts.relayer.address
 
-    async def one(chain_name: str) -> None:
-        chain = config.chain(chain_name)
-        rpc = ChainRpc(chain, retry=RetryPolicy(attempts=2, base_delay=0.2), timeout=5)
-        state: dict[str, Any] = {"up": False, "chain_id": None, "relayer_balance_wei": None}
-        found.chains[chain.name] = state
+    async def endpoint(chain: ChainConfig, url: str) -> dict[str, Any]:
+        alone = chain.model_copy(update={"rpc_url": url, "rpc_urls": []})
+        rpc = ChainRpc(alone, retry=RetryPolicy(attempts=2, base_delay=0.2), timeout=5)
+        state: dict[str, Any] = {"url": public_url(url), "up": False, "chain_id": None}
         try:
-            answered = await rpc.chain_id()
-            state.update(up=True, chain_id=answered)
-            if answered != chain.chain_id:
-                found.problems.append(
-                    f"chain {chain.name} ({public_url(chain.rpc_url)}) answers chain id "
-                    f"{answered}, the config says {chain.chain_id}"
-                )
-                return
-            balance = await rpc.balance(relayer)
-            state["relayer_balance_wei"] = str(balance)
-            if balance < minimum:
-                found.problems.append(
-                    f"relayer key {relayer} on chain {chain.name} holds {balance / 1e18:.4f} ETH, "
-                    f"under the {minimum / 1e18:g} ETH minimum: fund it"
-                )
+            state.update(up=True, chain_id=await rpc.chain_id())
         except ChainError as exc:
-            found.problems.append(f"chain {chain.name} cannot be reached: {exc}")
+            state["error"] = str(exc)
         finally:
             await rpc.close()
+        return state
+
+    async def one(chain_name: str) -> None:
+        chain = config.chain(chain_name)
+        state: dict[str, Any] = {"up": False, "chain_id": None, "relayer_balance_wei": None}
+        found.chains[chain.name] = state
+        several = len(chain.endpoints) > 1
+        answers = await asyncio.gather(*(endpoint(chain, url) for url in chain.endpoints))
+        if several:
+            state["endpoints"] = answers
+        right = [
+            url for url, a in zip(chain.endpoints, answers, strict=True)
+            if a["chain_id"] == chain.chain_id
+        ]  # fmt: skip
+        for number, answer in enumerate(answers, 1):
+            which = f"endpoint {number} of {len(answers)}, " if several else ""
+            where = f"chain {chain.name} ({which}{answer['url']})"
+            if answer["up"] and answer["chain_id"] != chain.chain_id:
+                found.problems.append(
+                    f"{where} answers chain id {answer['chain_id']}, the config says "
+                    f"{chain.chain_id}"
+                )
+            elif not answer["up"] and right:
+                found.warnings.append(
+                    f"{where} cannot be reached, the chain's other endpoints answer (no "
+                    f"failover to it): {answer['error']}"
+                )
+        if not any(a["up"] for a in answers):
+            found.problems.append(f"chain {chain.name} cannot be reached: {answers[0]['error']}")
+            return
+        if not right:
+            return  # every answering endpoint serves another chain: said above
+        state.update(up=True, chain_id=chain.chain_id)
+        first = chain.model_copy(update={"rpc_url": right[0], "rpc_urls": []})
+        rpc = ChainRpc(first, retry=RetryPolicy(attempts=2, base_delay=0.2), timeout=5)
+        try:
+            balance = await rpc.balance(relayer)
+        except ChainError as exc:
+            found.problems.append(f"chain {chain.name} cannot be reached: {exc}")
+            return
+        finally:
+            await rpc.close()
+        state["relayer_balance_wei"] = str(balance)
+        if balance < minimum:
+            found.problems.append(
+                f"relayer key {relayer} on chain {chain.name} holds {balance / 1e18:.4f} ETH, "
+                f"under the {minimum / 1e18:g} ETH minimum: fund it"
+            )
 
     await asyncio.gather(*(one(c.name) for c in config.chains))
     return found
@@ -99,7 +139,8 @@ def health_check(
             found.problems.append(not_ready)
     if as_json:
         doc = {"healthy": not found.problems, "chains": found.chains,
-               "relayer": found.relayer, "problems": found.problems}  # fmt: skip
+               "relayer": found.relayer, "problems": found.problems,
+               "warnings": found.warnings}  # fmt: skip
         if found.problems:
             raise emit_failed_check(doc, found.problems[0])
         emit(doc)
@@ -112,6 +153,8 @@ def health_check(
             )
     if found.relayer == "ready":
         console.print("relayer: ready")
+    for warning in found.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
     for problem in found.problems:
         err_console.print(f"[red]unhealthy:[/red] {problem}", soft_wrap=True)
     if found.problems:

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chains.processes import free_port
 from tests.helpers import write_config
 from tests.integration.system import Chains, System, running_relayer, send_many, wait_delivered
 from tests.waiting import eventually
@@ -105,3 +106,29 @@ def test_health_check_names_the_problem(system: System, tmp_path: Path) -> None:
     relayer = system.config.accounts.relayer.address
     assert f"relayer key {relayer} on chain a holds" in bad.stderr
     assert "fund it" in bad.stderr
+
+
+def test_health_check_asks_every_endpoint(system: System, tmp_path: Path) -> None:
+    """A backup endpoint that is down is a warning (the relayer works, without failover);
+    one that serves another chain is a problem: failing over to it would be wrong."""
+    env = {**os.environ, "STBRIDGE_HOME": str(system.home)}
+    a, b = system.raw["chains"][0], system.raw["chains"][1]
+    nobody = f"http://127.0.0.1:{free_port()}"
+
+    def run(backups: list[str]) -> subprocess.CompletedProcess[str]:
+        chains = [{**a, "rpc_urls": backups}, b]
+        path = write_config(tmp_path / f"c{len(backups)}.toml", {**system.raw, "chains": chains})
+        return subprocess.run(
+            [sys.executable, "-m", "relayer", "health-check", "-c", str(path)],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+
+    down = run([nobody])
+    assert down.returncode == 0, down.stderr
+    assert "healthy" in down.stdout
+    assert f"chain a (endpoint 2 of 2, {nobody}) cannot be reached" in down.stderr
+    wrong = run([nobody, b["rpc_url"]])
+    assert wrong.returncode == 1
+    assert f"chain a (endpoint 3 of 3, {b['rpc_url']}) answers chain id {b['chain_id']}" in (
+        wrong.stderr
+    )
