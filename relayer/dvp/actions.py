@@ -12,6 +12,7 @@ differs from the offer.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Iterator
@@ -234,11 +235,17 @@ async def lock_asset(session: Session, *, seller: PrivateKey, record: TradeRecor
     await verify_offer(session, offer)
     await _check_receiver(session, offer)
     now = await chain_time(session, offer.asset.chain)
+    clocks = (now, await chain_time(session, offer.payment.chain))
+    # two latest-block times differ by up to a block with the clocks in step
+    slack = math.ceil(
+        max(session.config.chain(c.chain).block_time for c in (offer.asset, offer.payment))
+    )
     payment_legs = await _legs(session, offer, offer.payment)
     with _refusing():
         check_expiry_ahead(t_a, now=now, window=window, what="the asset leg")
         pick_lock(
-            payment_legs, lambda lk: check_payment_leg(offer, lk, margin=margin),
+            payment_legs,
+            lambda lk: check_payment_leg(offer, lk, margin=margin, clocks=clocks, slack=slack),
             what="payment", chain=offer.payment.chain, hashlock=hashlock,
         )  # fmt: skip
     for lock in await _legs(session, offer, offer.asset):

@@ -257,12 +257,24 @@ class LockView:
 LOCK_STATES = ("none", "open", "claimed", "refunded")
 
 
-def check_payment_leg(offer: Offer, lock: LockView, *, margin: int) -> None:
+def check_payment_leg(
+    offer: Offer,
+    lock: LockView,
+    *,
+    margin: int,
+    clocks: tuple[int, int] | None = None,
+    slack: int = 0,
+) -> None:
     """The seller's check before locking the asset: the buyer's payment leg is right.
 
     It must be open, under the offer's hashlock, hold the agreed amount of the agreed
     token for the seller, and expire at least ``margin`` (the seller's own) after the
-    asset leg would. The expiry is the chain's, not the document's. Raises LegRefused.
+    asset leg would. The expiry is the chain's, not the document's. With ``clocks`` (the
+    asset chain's and the payment chain's latest block times), the margin is also checked
+    as time left on each chain's own clock: a payment chain whose clock runs ahead would
+    otherwise eat into the seller's time to claim. ``slack`` (a block time) is what two
+    latest-block times read a moment apart can differ by with the clocks in step. Raises
+    LegRefused.
     """
     assert offer.asset_expiry is not None and offer.hashlock is not None
     p = offer.payment
@@ -274,6 +286,16 @@ def check_payment_leg(offer: Offer, lock: LockView, *, margin: int) -> None:
             f"{left} s after the asset leg would ({offer.asset_expiry}); the margin is "
             f"{margin} s: ask the buyer for a later payment expiry or an earlier asset expiry"
         )
+    if clocks is not None:
+        asset_now, payment_now = clocks
+        asset_left, payment_left = offer.asset_expiry - asset_now, lock.expiry - payment_now
+        if payment_left - asset_left < margin - slack:
+            raise LegRefused(
+                f"unsafe margin by the chains' clocks: the payment leg has {payment_left} s "
+                f"left on {p.chain}'s clock, the asset leg would have {asset_left} s on "
+                f"{offer.asset.chain}'s ({payment_now - asset_now:+d} s between the clocks); "
+                f"the margin is {margin} s: ask the buyer for a later payment expiry"
+            )
 
 
 def check_asset_leg(offer: Offer, lock: LockView) -> None:

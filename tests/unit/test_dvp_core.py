@@ -211,6 +211,20 @@ def test_the_seller_refuses_a_payment_leg(lock: dict[str, Any], reason: str) -> 
     assert "\n" not in str(refused.value)
 
 
+def test_the_seller_measures_the_margin_on_each_chains_clock() -> None:
+    """T_A 1000, T_B 1042, margin 42: enough when both chains read 900; when the payment
+    chain's clock runs 10 s ahead, the seller would have 10 s less to claim: refused."""
+    check_payment_leg(accepted(), payment_lock(), margin=42, clocks=(900, 900))
+    check_payment_leg(accepted(), payment_lock(), margin=42, clocks=(900, 890))  # behind: ok
+    # one block apart reading the latest blocks (1 s blocks) is the clocks in step
+    check_payment_leg(accepted(), payment_lock(), margin=42, clocks=(900, 901), slack=1)
+    with pytest.raises(LegRefused) as refused:
+        check_payment_leg(accepted(), payment_lock(), margin=42, clocks=(900, 910), slack=1)
+    text = str(refused.value)
+    assert "unsafe margin by the chains' clocks: the payment leg has 132 s left on b's" in text
+    assert "the asset leg would have 100 s on a's (+10 s between the clocks)" in text
+
+
 def test_the_seller_uses_their_own_margin_not_the_documents() -> None:
     doc = accepted(margin=5)  # the buyer claims 5 s is enough; the seller wants 42
     with pytest.raises(LegRefused, match="the margin is 42 s"):
