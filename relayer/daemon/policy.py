@@ -15,6 +15,7 @@ are looked at again when the relayer starts (a widened policy takes them back).
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
@@ -87,11 +88,44 @@ def deployment_routes(config: Config, deployment: Deployment) -> set[Route]:
 
 
 class SenderBudget:
-    """Gas spent per origin sender over the last hour (open mode), kept in memory."""
+    """Gas spent per origin sender over the last hour (open mode).
+
+    Kept in memory and saved in the store's state (``snapshot``/``restore``, by the daemon
+    every few seconds and at its stop), so a restart does not start a fresh hour.
+    """
 
     def __init__(self, per_hour: int) -> None:
         self.per_hour = per_hour
         self._spent: dict[tuple[int, bytes], deque[tuple[float, int]]] = defaultdict(deque)
+        self.dirty = False  # charged since the last snapshot
+
+    def snapshot(self, now: float | None = None) -> str:
+        """The last hour's charges as JSON (older ones dropped)."""
+        now = time.time() if now is None else now
+        rows = [
+            [origin, sender.hex(), [[at, gas] for at, gas in self._window((origin, sender), now)]]
+            for origin, sender in list(self._spent)
+        ]
+        return json.dumps({"version": 1, "spent": [r for r in rows if r[2]]})
+
+    def restore(self, text: str, now: float | None = None) -> None:
+        """Add the charges of a snapshot still inside their hour (a bad one is ignored)."""
+        now = time.time() if now is None else now
+        try:
+            doc = json.loads(text)
+            rows = doc["spent"] if doc.get("version") == 1 else []
+            for origin, sender, charges in rows:
+                for at, gas in charges:
+                    if float(at) > now - HOUR:
+                        self._spent[(int(origin), bytes.fromhex(sender))].append(
+                            (float(at), int(gas))
+                        )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return
+        for spent in self._spent.values():
+            ordered = sorted(spent)
+            spent.clear()
+            spent.extend(ordered)
 
     def _window(self, key: tuple[int, bytes], now: float) -> deque[tuple[float, int]]:
         spent = self._spent[key]
@@ -118,6 +152,7 @@ class SenderBudget:
 
     def charge(self, origin: int, sender: bytes, gas: int, now: float | None = None) -> None:
         self._spent[(origin, sender)].append((time.time() if now is None else now, gas))
+        self.dirty = True
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
 from relayer.telemetry.server import RouteSite, TelemetryServer
 
+BUDGET_STATE = "policy.open_gas_spent"  # the store state key of the open policy's hour
+
 ConsoleRoutes = Callable[["Relayer"], Callable[[web.Application], None]]
 """Builds the console's routes for a relayer (relayer.console.server.console_routes)."""
 
@@ -285,6 +287,10 @@ class Relayer:
                 lease_seconds=self.config.relayer.lease_seconds,
             )
             await self._reconsider_ignored()
+            if self.policy.mode == "open":
+                saved = await self.store.get_state(BUDGET_STATE)
+                if saved:
+                    self.policy.budget.restore(saved)
             self._make_rpcs()
             self._make_dvp()
             if self.serve_telemetry:
@@ -294,6 +300,8 @@ class Relayer:
                 group.create_task(self._store_gauges(), name="gauges")
                 group.create_task(self._balance_gauges(), name="balances")
                 group.create_task(writer.hold(), name="writer")
+                if self.policy.mode == "open":
+                    group.create_task(self._keep_budget(), name="budget")
                 for chain in self.config.chains:
                     group.create_task(self._watch(chain), name=f"watch-{chain.name}")
                     group.create_task(self._bring_up(chain), name=f"start-{chain.name}")
@@ -308,6 +316,21 @@ class Relayer:
         finally:
             self._group = None
             await self.close()
+
+    async def _keep_budget(self) -> None:
+        """Save the open policy's hour of gas per sender when it changed (and at the stop),
+        so a restart keeps counting the same hour."""
+        try:
+            while True:
+                await asyncio.sleep(2.0)
+                await self._save_budget()
+        finally:
+            await asyncio.shield(self._save_budget())
+
+    async def _save_budget(self) -> None:
+        if self.policy.budget.dirty:
+            self.policy.budget.dirty = False
+            await self.store.set_state(BUDGET_STATE, self.policy.budget.snapshot())
 
     async def _watch(self, chain: ChainConfig) -> None:
         """Probe the chain's endpoints every second or so: health, failover, waiting gauge."""

@@ -4,6 +4,7 @@ a bad message never holds up the honest ones sent beside it (real chains)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -13,7 +14,10 @@ import pytest
 
 from relayer.chain import contracts
 from relayer.chain.wallet import Sent
+from relayer.daemon.policy import SenderBudget
+from relayer.daemon.relayer import BUDGET_STATE
 from relayer.store import MessageRow, Status, Store
+from relayer.store.sqlite import SqliteStore
 from tests.fixtures.stranger.support import Stranger, stranger
 from tests.integration.system import Chains, System, running_relayer, send_many, wait_delivered
 
@@ -218,5 +222,17 @@ async def test_open_policy_poisoned_batch_delivers_honest_in_the_same_round(
             for row in refused:
                 now = await relay.store.message(row.id)
                 assert now is not None and now.status == Status.REFUSED and now.attempts == 1
+        # the hour's charges outlive the process: a restart goes on counting the same hour
+        store = SqliteStore(tmp_path / "r.db")
+        try:
+            saved = await store.get_state(BUDGET_STATE)
+        finally:
+            await store.close()
+        assert saved is not None
+        again = SenderBudget(10**10)
+        again.restore(saved)
+        [(origin, sender, charges)] = json.loads(saved)["spent"]
+        assert origin == system.config.chain("a").chain_id and len(charges) >= 6
+        assert again.spent(origin, bytes.fromhex(sender)) == sum(g for _t, g in charges) > 0
     finally:
         await chains.close()

@@ -99,6 +99,32 @@ def test_budget_frees_as_the_hour_passes() -> None:
     assert budget.spent(A, b"s", now=3600.0) == 600
 
 
+def test_budget_snapshot_keeps_the_hour_across_a_restart() -> None:
+    budget = SenderBudget(1_000)
+    budget.charge(A, b"s", 600, now=0.0)
+    budget.charge(A, b"s", 500, now=100.0)
+    budget.charge(B, b"t", 7, now=3000.0)
+    assert budget.dirty
+    saved = budget.snapshot(now=200.0)
+    again = SenderBudget(1_000)
+    again.restore(saved, now=200.0)
+    assert again.spent(A, b"s", now=200.0) == 1_100
+    assert again.free_at(A, b"s", now=200.0) == 3600.0  # over budget, as before the restart
+    later = SenderBudget(1_000)
+    later.restore(saved, now=3650.0)  # the first charge has left its hour
+    assert later.spent(A, b"s", now=3650.0) == 500
+    assert later.spent(B, b"t", now=3650.0) == 7
+    assert not later.dirty
+
+
+@pytest.mark.parametrize("text", ["", "{", "[]", '{"version": 2, "spent": []}',
+                                  '{"version": 1, "spent": [[1, "zz", [[0, 1]]]]}'])  # fmt: skip
+def test_budget_ignores_a_snapshot_it_cannot_read(text: str) -> None:
+    budget = SenderBudget(1_000)
+    budget.restore(text, now=10.0)
+    assert budget.spent(A, b"s", now=10.0) == 0
+
+
 def test_allow_list_lane_must_name_two_chains() -> None:
     raw = devnet_raw()
     raw["relayer"]["policy"] = {
