@@ -414,6 +414,8 @@ def report(runs: Sequence[dict[str, float]], args: argparse.Namespace, header: l
         ("transfers delivered per run", f"{args.transfers:,}, one `process` transaction each"),
         ("transfers per second (first to last delivery block)", median_spread(col("per_second"))),
         ("gas per transfer (receipts)", median_spread(col("gas_per_transfer"))),
+        ("chain's bound for it (block gas per second / gas per transfer)",
+         median_spread([args.gas_limit / args.block_time / g for g in col("gas_per_transfer")])),
         ("blocks used", median_spread(col("blocks"))),
         ("fullness of every block but the last, lowest", median_spread(col("fill_lowest"), pct)),
         ("fullness of every block but the last, mean", median_spread(col("fill_mean"), pct)),
