@@ -362,7 +362,7 @@ async def _measure(
             f"base fee {int(blk.get('baseFeePerGas', '0x0'), 16):,} wei"
         )
     stamps = [int(blk["timestamp"], 16) for blk in blocks]
-    chain_seconds = stamps[-1] - stamps[0] + b.block_time
+    chain_seconds = stamps[-1] - stamps[0] + b.block_time  # as the drain and the ceiling
     lowest, mean = fill(gas_used, b.gas_limit)
     gas = sum(int(r["gasUsed"], 16) for r in receipts)
     return {
@@ -459,10 +459,17 @@ def report(runs: Sequence[dict[str, float]], args: argparse.Namespace, header: l
         "| --- | --- |",
         *[f"| {k} | {v} |" for k, v in rows],
         "",
+        *[
+            f"- run {i}: {r['per_second']:,.0f}/s, {r['transfers']:,.0f} in {r['blocks']:.0f} "
+            f"blocks, {r['chain_seconds']:.0f} s (last block's timestamp - first's + a block time)"
+            for i, r in enumerate(runs, 1)
+        ],
+        "",
         "Headline figures (medians): "
         + ", ".join(f"{k} {v:,.0f}" for k, v in figures.items()) + ".",
     ]  # fmt: skip
-    path = write_report("peer", "The peer: one process per message", lines)
+    name = f"peer-busy{args.busy}" if args.busy else "peer"
+    path = write_report(name, "The peer: one process per message", lines)
     print(f"\nreport: {path}")
 
 
