@@ -67,6 +67,8 @@ class Confirmer:
         self._over_cap: set[str] = set()  # stuck transactions the fee cap keeps as they are
         # a batch of several messages reverted as a whole: its lane simulates and bisects
         self.on_reverted: Callable[[TxRow], None] | None = None
+        # a transaction mined and final, with the gas it used: its lane's gas model learns
+        self.on_mined: Callable[[TxRow, int], None] | None = None
         self.max_attempts = max_attempts
         self.log = get_logger("confirmer", chain=self.rpc.name)
 
@@ -262,6 +264,8 @@ class Confirmer:
             self.metrics.tx_confirmed.labels(self.rpc.name).inc()
             self._count_gas(tx, receipt)
         if int(receipt.get("status", "0x0"), 16) == 1:
+            if self.on_mined is not None:
+                self.on_mined(tx, int(receipt.get("gasUsed", "0x0"), 16))
             delivered, failed = self._outcomes(receipt)
             skipped = ids - set(delivered) - set(failed)
             await self.store.mark_delivered(
@@ -376,8 +380,11 @@ class Confirmer:
     ) -> None:
         if not self.metrics:
             return
+        # one read for the whole batch: a read per message (100 per transaction) kept the
+        # store's thread busy while the lanes waited on it to claim and submit (profile)
+        rows = {r.id: r for r in await self.store.messages_by_id([*delivered, *failed])}
         for message_id in delivered:
-            row = await self.store.message(message_id)
+            row = rows.get(message_id)
             if row is None:
                 continue
             lane = (self.names.get(row.origin, str(row.origin)), self.rpc.name)
@@ -385,7 +392,7 @@ class Confirmer:
             if row.dispatched_at:
                 self.metrics.latency.labels(*lane).observe(max(0.0, when - row.dispatched_at))
         for message_id in failed:
-            row = await self.store.message(message_id)
+            row = rows.get(message_id)
             if row is not None:
                 lane = (self.names.get(row.origin, str(row.origin)), self.rpc.name)
                 self.metrics.failed.labels(*lane).inc()

@@ -218,6 +218,7 @@ class Relayer:
         )
         confirmer.on_out_of_gas = self._on_out_of_gas
         confirmer.on_reverted = self._on_reverted
+        confirmer.on_mined = self._on_mined
         parts.confirmers[chain.name] = confirmer
 
     def _build_lane(self, origin_chain: ChainConfig, destination: ChainConfig) -> LaneWorker:
@@ -270,6 +271,12 @@ class Relayer:
         for (o, d), lane in self.parts.lanes.items():
             if tx.purpose == f"processBatch {o}->{d}":
                 lane.batch_reverted()
+
+    def _on_mined(self, tx: TxRow, gas_used: int) -> None:
+        """A delivery mined: its lane's gas model learns what the batch used."""
+        for (o, d), lane in self.parts.lanes.items():
+            if tx.purpose == f"processBatch {o}->{d}":
+                lane.gas.observe(len(tx.message_ids), gas_used)
 
     def _on_out_of_gas(self, tx: TxRow) -> None:
         """A delivery ran out of gas: its lane estimates its next batch afresh."""
