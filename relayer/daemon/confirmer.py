@@ -45,8 +45,10 @@ class Confirmer:
         metrics: Metrics | None = None,
         adopt_after: float | None = None,
         max_attempts: int = 12,
+        block_time: float = 1.0,
     ) -> None:
         self.sender = sender
+        self.block_time = max(block_time, 1.0)  # how long a nonce may wait before a nudge
         self.rpc: ChainRpc = sender.rpc
         self.store = store
         self.confirmations = confirmations
@@ -65,6 +67,7 @@ class Confirmer:
         self._adopted_broadcast: dict[str, float] = {}  # tx hash -> when sent again
         self.on_out_of_gas: Callable[[TxRow], None] | None = None
         self._over_cap: set[str] = set()  # stuck transactions the fee cap keeps as they are
+        self._nudged: dict[int, float] = {}  # nonce -> when its stored bytes were sent again
         # a batch of several messages reverted as a whole: its lane simulates and bisects
         self.on_reverted: Callable[[TxRow], None] | None = None
         # a transaction mined and final, with the gas it used: its lane's gas model learns
@@ -185,6 +188,8 @@ class Confirmer:
             elif adopted:
                 await self._broadcast_adopted(group)
             else:
+                if nonce == mined_nonce:
+                    await self._nudge(group)
                 await self._maybe_replace(group)
         return final
 
@@ -204,6 +209,33 @@ class Confirmer:
         self.log.warning(
             "broadcast a silent relayer's stored transaction",
             tx=latest.hash, sender=latest.sender, nonce=latest.nonce,
+        )  # fmt: skip
+
+    async def _nudge(self, group: Sequence[TxRow]) -> None:
+        """The next nonce to be mined, sent two block times ago and still not mined: its
+        stored bytes are sent again (once per block time). A node may lose a transaction
+        from its pool (anvil did, while the relayer drained a backlog: the key's later
+        transactions then waited behind the gap, blocks went empty until the stuck
+        transaction was replaced 6 s later); a node that has it answers "already known"."""
+        latest = max(group, key=lambda t: t.sent_at)
+        block_time = self.block_time
+        now = time.time()
+        if now - latest.sent_at < 2 * block_time:
+            return
+        if now - self._nudged.get(latest.nonce, 0.0) < block_time:
+            return
+        self._nudged = {latest.nonce: now}
+        try:
+            await self.rpc.send_raw(latest.raw)
+        except ChainError as exc:
+            text = str(exc).lower()
+            if "already known" not in text and "already imported" not in text:
+                self.log.info("stored transaction not taken again", tx=latest.hash,
+                              error=str(exc)[:120])  # fmt: skip
+            return
+        self.log.warning(
+            "node had lost a pending transaction; sent it again",
+            tx=latest.hash, nonce=latest.nonce,
         )  # fmt: skip
 
     async def _rebroadcast(self, pending: Sequence[TxRow]) -> None:

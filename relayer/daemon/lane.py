@@ -145,6 +145,7 @@ class LaneWorker:
         self.simulate_until = 0.0
         self.wake = asyncio.Event()
         self._last_sent = 0.0  # monotonic time of the lane's last broadcast
+        self._gathering: tuple[float, int] | None = None  # since when, origin count then
         self.reasons = LaneReasons(store, origin.chain_id, destination_chain_id)
         self.log = get_logger("lane", lane=f"{config.origin_name}->{config.destination_name}")
 
@@ -222,6 +223,9 @@ class LaneWorker:
         )
         if not due:
             return 0
+        if await self._gather(due):
+            await self.store.release([m.id for m in due])
+            return 0
         if len(due) < self.config.batch_max and self.config.batch_wait > 0:
             newest = max(m.indexed_at for m in due)
             if now - newest < self.config.batch_wait:
@@ -259,18 +263,43 @@ class LaneWorker:
             return base
         return max(base, min(MAX_CLAIM, BURST_BLOCKS * self.gas.block_worth(gas_limit)))
 
+    def _cold(self) -> bool:
+        """None of the lane's transactions went out lately (it starts on a backlog)."""
+        block_time = self.rpc.chain.block_time
+        return block_time > 0 and time.monotonic() - self._last_sent > 2 * block_time + 1
+
+    async def _gather(self, due: Sequence[MessageRow]) -> bool:
+        """Whether a cold lane waits for more of a backlog still being indexed before its
+        first round: while more than a batch but less than a block's worth is due and the
+        origin's indexed count still grows, for at most two block times. Then the first
+        round holds a block's worth (``_hold``) instead of trickling out as indexed."""
+        if len(due) <= self.config.batch_max or not self._cold():
+            self._gathering = None
+            return False
+        gas_limit = await self.sender.gas_limit()
+        if not gas_limit or len(due) >= self.gas.block_worth(gas_limit):
+            self._gathering = None
+            return False
+        now, count = time.monotonic(), self.origin.count
+        if self._gathering is None:
+            self._gathering = (now, count)
+            return True
+        since, seen = self._gathering
+        if count > seen and now - since < 2 * self.rpc.chain.block_time:
+            self._gathering = (since, count)
+            return True
+        self._gathering = None
+        return False
+
     async def _hold(self, waiting: int) -> bool:
         """Whether this round's transactions are signed and stored first and broadcast
-        together right after the next block: when at least a block's worth is waiting and
-        none of the lane's transactions went out lately (it starts on a backlog), so the
-        first block that takes them is full too. Then each later round adds its block's
-        worth while the chain seals the ones before."""
-        gas_limit = await self.sender.gas_limit()
-        if not gas_limit or self.rpc.chain.block_time <= 0:
+        together right after the next block: when the lane is cold and more than a
+        batch is waiting, so the first block that takes them is full too (with a
+        backlog, the round holds ``BURST_BLOCKS`` blocks' worth). Then each later round
+        adds its block's worth while the chain seals the ones before."""
+        if waiting <= self.config.batch_max or not self._cold():
             return False
-        if time.monotonic() - self._last_sent < 2 * self.rpc.chain.block_time + 1:
-            return False
-        return waiting >= self.gas.block_worth(gas_limit)
+        return bool(await self.sender.gas_limit())
 
     async def _next_block(self) -> None:
         """Until the destination seals its next block (at most two block times)."""

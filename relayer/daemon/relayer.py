@@ -215,6 +215,7 @@ class Relayer:
             # a relayer sharing the store silent for a lease period is taken for dead
             adopt_after=config.relayer.lease_seconds,
             max_attempts=config.relayer.max_attempts,
+            block_time=chain.block_time,
         )
         confirmer.on_out_of_gas = self._on_out_of_gas
         confirmer.on_reverted = self._on_reverted
