@@ -107,6 +107,7 @@ class LaneConfig:
     batch_wait: float
     poll_interval: float
     lease_seconds: float = LEASE_SECONDS  # how long a claim keeps other relayers off
+    block_time: float = 0.0  # the destination's; 0: not known (no holding for a block)
 
 
 class LaneWorker:
@@ -146,6 +147,7 @@ class LaneWorker:
         self.wake = asyncio.Event()
         self._last_sent = 0.0  # monotonic time of the lane's last broadcast
         self._gathering: tuple[float, int] | None = None  # since when, origin count then
+        self._gas_floor = 0  # the largest gas limit the lane sent while hot (see _floor)
         self.reasons = LaneReasons(store, origin.chain_id, destination_chain_id)
         self.log = get_logger("lane", lane=f"{config.origin_name}->{config.destination_name}")
 
@@ -265,8 +267,19 @@ class LaneWorker:
 
     def _cold(self) -> bool:
         """None of the lane's transactions went out lately (it starts on a backlog)."""
-        block_time = self.rpc.chain.block_time
+        block_time = self.config.block_time
         return block_time > 0 and time.monotonic() - self._last_sent > 2 * block_time + 1
+
+    def _floor(self, gas: int) -> int:
+        """A batch's gas limit, never below an earlier one of the lane's that may still be in
+        the pool. A node fills a block until the next transaction's limit does not fit; a
+        smaller one after it (a short batch) would fit, and anvil then drops it and every
+        later nonce of the key as invalid (nonce too high), so the key's transactions wait
+        for replacements. Only what is used is paid for; the limit costs nothing."""
+        if self._cold():
+            self._gas_floor = 0
+        self._gas_floor = max(self._gas_floor, min(gas, self.config.gas_budget))
+        return max(gas, self._gas_floor)
 
     async def _gather(self, due: Sequence[MessageRow]) -> bool:
         """Whether a cold lane waits for more of a backlog still being indexed before its
@@ -285,7 +298,7 @@ class LaneWorker:
             self._gathering = (now, count)
             return True
         since, seen = self._gathering
-        if count > seen and now - since < 2 * self.rpc.chain.block_time:
+        if count > seen and now - since < 2 * self.config.block_time:
             self._gathering = (since, count)
             return True
         self._gathering = None
@@ -303,7 +316,7 @@ class LaneWorker:
 
     async def _next_block(self) -> None:
         """Until the destination seals its next block (at most two block times)."""
-        block_time = self.rpc.chain.block_time
+        block_time = self.config.block_time
         start = await self.rpc.block_number()
         deadline = time.monotonic() + 2 * block_time + 1
         while time.monotonic() < deadline:
@@ -492,6 +505,7 @@ class LaneWorker:
             return await self._submit(batch[:cut], checkpoint, held) + await self._submit(
                 batch[cut:], checkpoint, held
             )
+        gas = self._floor(gas)
         purpose = f"processBatch {self.config.origin_name}->{self.config.destination_name}"
         if held is not None:
             held.append(Outgoing(self.config.destination_mailbox, data, gas, purpose, ids))

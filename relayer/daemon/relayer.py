@@ -235,6 +235,7 @@ class Relayer:
             batch_wait=config.relayer.batch_wait,
             poll_interval=config.relayer.poll_interval,
             lease_seconds=config.relayer.lease_seconds,
+            block_time=destination.block_time,
         )
         worker = LaneWorker(
             lane,
