@@ -188,8 +188,8 @@ class Confirmer:
             elif adopted:
                 await self._broadcast_adopted(group)
             else:
-                if nonce == mined_nonce:
-                    await self._nudge(group)
+                if nonce == mined_nonce and await self._nudge(group):
+                    await self._rebroadcast(pending)  # the node may have lost the later ones
                 await self._maybe_replace(group)
         return final
 
@@ -211,19 +211,20 @@ class Confirmer:
             tx=latest.hash, sender=latest.sender, nonce=latest.nonce,
         )  # fmt: skip
 
-    async def _nudge(self, group: Sequence[TxRow]) -> None:
+    async def _nudge(self, group: Sequence[TxRow]) -> bool:
         """The next nonce to be mined, sent two block times ago and still not mined: its
         stored bytes are sent again (once per block time). A node may lose a transaction
         from its pool (anvil did, while the relayer drained a backlog: the key's later
         transactions then waited behind the gap, blocks went empty until the stuck
-        transaction was replaced 6 s later); a node that has it answers "already known"."""
+        transaction was replaced 6 s later); a node that has it answers "already known".
+        True when the node took it again: it had lost it."""
         latest = max(group, key=lambda t: t.sent_at)
         block_time = self.block_time
         now = time.time()
         if now - latest.sent_at < 2 * block_time:
-            return
+            return False
         if now - self._nudged.get(latest.nonce, 0.0) < block_time:
-            return
+            return False
         self._nudged = {latest.nonce: now}
         try:
             await self.rpc.send_raw(latest.raw)
@@ -232,11 +233,12 @@ class Confirmer:
             if "already known" not in text and "already imported" not in text:
                 self.log.info("stored transaction not taken again", tx=latest.hash,
                               error=str(exc)[:120])  # fmt: skip
-            return
+            return False
         self.log.warning(
             "node had lost a pending transaction; sent it again",
             tx=latest.hash, nonce=latest.nonce,
         )  # fmt: skip
+        return True
 
     async def _rebroadcast(self, pending: Sequence[TxRow]) -> None:
         newest: dict[int, TxRow] = {}

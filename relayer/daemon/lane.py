@@ -276,8 +276,6 @@ class LaneWorker:
         smaller one after it (a short batch) would fit, and anvil then drops it and every
         later nonce of the key as invalid (nonce too high), so the key's transactions wait
         for replacements. Only what is used is paid for; the limit costs nothing."""
-        if self._cold():
-            self._gas_floor = 0
         self._gas_floor = max(self._gas_floor, min(gas, self.config.gas_budget))
         return max(gas, self._gas_floor)
 
@@ -329,6 +327,8 @@ class LaneWorker:
         if not due:
             return 0
         due = await self._drop_delivered(due)
+        if self._cold():  # nothing of the lane's is left in the pool to stay above
+            self._gas_floor = 0
         held: list[Outgoing] | None = [] if await self._hold(len(due)) else None
         sent = 0
         for group in records_first(due):  # a newer record before a transfer to its wallet
