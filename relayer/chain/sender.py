@@ -92,6 +92,10 @@ class TxSender:
         self._lock = asyncio.Lock()
         self._fees: tuple[float, Fees, int] | None = None  # when, fees, base fee
         self.block_gas_limit: int | None = None  # the latest block's, seen with the fees
+        # send_held: transactions stored but not all broadcast yet (the confirmer neither
+        # sends them again nor replaces them meanwhile), and when the last hold ended
+        self.holding = False
+        self.released_at = 0.0
         self.max_fee_per_gas: int | None = rpc.chain.max_fee_per_gas_wei  # wei
         self.metrics = metrics
         # why sends wait right now (the base fee above the cap), or None
@@ -292,53 +296,64 @@ class TxSender:
         throughout, so no other send takes a nonce in between.
         """
         async with self._lock:
-            if self._next_nonce is None:
-                await self.sync_nonce()
-            assert self._next_nonce is not None
-            await self.wait_under_cap()
-            fees = await self.fees()
-            rows: list[TxRow] = []
-            for item in items:
-                nonce = self._next_nonce
-                tx_hash, raw = self.sign(
-                    to=item.to, data=item.data, nonce=nonce, gas=item.gas, fees=fees
-                )
-                row = TxRow(
-                    chain_id=self.chain_id,
-                    sender=self.address,
-                    nonce=nonce,
-                    hash=tx_hash,
-                    raw=raw,
-                    max_fee=fees.max_fee,
-                    priority_fee=fees.priority_fee,
-                    gas_limit=item.gas,
-                    purpose=item.purpose,
-                    sent_at=time.time(),
-                    message_ids=list(item.message_ids),
-                )
-                try:
-                    await self.store.submit(row)
-                except LeaseLost as exc:  # nothing stored; the other relayer has them
-                    self.log.warning("lease taken over by another relayer", error=str(exc))
-                    continue
-                self._next_nonce = nonce + 1
-                rows.append(row)
+            self.holding = True
             try:
-                await before_broadcast()
-            except ChainError as exc:  # only a matter of timing: they go out now
-                self.log.info("broadcasting held transactions without waiting", error=str(exc))
-            for i, row in enumerate(rows):
-                try:
-                    await self.broadcast(row)
-                except (NonceTooLow, InsufficientFunds, RpcError) as exc:
-                    for unsent in rows[i:]:
-                        await self._abandon(unsent)
-                    if isinstance(exc, NonceTooLow):
-                        await self.sync_nonce()
-                        return rows[:i]
-                    self._next_nonce = row.nonce
-                    raise
-            return rows
+                return await self._send_held(items, before_broadcast)
+            finally:
+                self.holding = False
+                self.released_at = time.time()
+
+    async def _send_held(
+        self, items: Sequence[Outgoing], before_broadcast: Callable[[], Awaitable[None]]
+    ) -> list[TxRow]:
+        # under self._lock, with self.holding set (send_held)
+        if self._next_nonce is None:
+            await self.sync_nonce()
+        assert self._next_nonce is not None
+        await self.wait_under_cap()
+        fees = await self.fees()
+        rows: list[TxRow] = []
+        for item in items:
+            nonce = self._next_nonce
+            tx_hash, raw = self.sign(
+                to=item.to, data=item.data, nonce=nonce, gas=item.gas, fees=fees
+            )
+            row = TxRow(
+                chain_id=self.chain_id,
+                sender=self.address,
+                nonce=nonce,
+                hash=tx_hash,
+                raw=raw,
+                max_fee=fees.max_fee,
+                priority_fee=fees.priority_fee,
+                gas_limit=item.gas,
+                purpose=item.purpose,
+                sent_at=time.time(),
+                message_ids=list(item.message_ids),
+            )
+            try:
+                await self.store.submit(row)
+            except LeaseLost as exc:  # nothing stored; the other relayer has them
+                self.log.warning("lease taken over by another relayer", error=str(exc))
+                continue
+            self._next_nonce = nonce + 1
+            rows.append(row)
+        try:
+            await before_broadcast()
+        except ChainError as exc:  # only a matter of timing: they go out now
+            self.log.info("broadcasting held transactions without waiting", error=str(exc))
+        for i, row in enumerate(rows):
+            try:
+                await self.broadcast(row)
+            except (NonceTooLow, InsufficientFunds, RpcError) as exc:
+                for unsent in rows[i:]:
+                    await self._abandon(unsent)
+                if isinstance(exc, NonceTooLow):
+                    await self.sync_nonce()
+                    return rows[:i]
+                self._next_nonce = row.nonce
+                raise
+        return rows
 
     async def _abandon(self, row: TxRow) -> None:
         """A transaction the node refused for good: drop it, put its messages back."""

@@ -187,6 +187,8 @@ class Confirmer:
                     await self._taken(group)
             elif adopted:
                 await self._broadcast_adopted(group)
+            elif self.sender.holding:
+                continue  # stored, maybe not broadcast yet: neither sent again nor replaced
             else:
                 if nonce == mined_nonce and await self._nudge(group):
                     await self._rebroadcast(pending)  # the node may have lost the later ones
@@ -211,6 +213,11 @@ class Confirmer:
             tx=latest.hash, sender=latest.sender, nonce=latest.nonce,
         )  # fmt: skip
 
+    def _sent(self, tx: TxRow) -> float:
+        """When ``tx`` reached the node, at the latest: a held transaction is stored when
+        signed and broadcast when its hold ends (``TxSender.send_held``)."""
+        return max(tx.sent_at, self.sender.released_at)
+
     async def _nudge(self, group: Sequence[TxRow]) -> bool:
         """The next nonce to be mined, sent two block times ago and still not mined: its
         stored bytes are sent again (once per block time). A node may lose a transaction
@@ -221,7 +228,7 @@ class Confirmer:
         latest = max(group, key=lambda t: t.sent_at)
         block_time = self.block_time
         now = time.time()
-        if now - latest.sent_at < 2 * block_time:
+        if now - self._sent(latest) < 2 * block_time:
             return False
         if now - self._nudged.get(latest.nonce, 0.0) < block_time:
             return False
@@ -257,7 +264,7 @@ class Confirmer:
 
     async def _maybe_replace(self, group: Sequence[TxRow]) -> None:
         latest = max(group, key=lambda t: t.sent_at)
-        if time.time() - latest.sent_at < self.stuck_after:
+        if time.time() - self._sent(latest) < self.stuck_after:
             return
         try:
             replacement = await self.sender.replace(latest)

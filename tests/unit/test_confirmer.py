@@ -84,6 +84,8 @@ class Sender:
         self.rpc = chain
         self.address = RELAYER
         self.chain_id = 65002
+        self.holding = False  # no held sends (TxSender.send_held) here
+        self.released_at = 0.0
 
     async def broadcast(self, tx: TxRow) -> None:
         return None
