@@ -76,11 +76,12 @@ def count_delivered(store: Path, after_block: int | None = None) -> int:
     (a later run's relayer finds the ceiling's transfers delivered, in no block of its own)."""
     if not store.exists():
         return 0
-    where = "" if after_block is None else f" AND delivered_block > {int(after_block)}"
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         return int(
             db.execute(
-                "SELECT count(*) FROM messages WHERE status = 'delivered' AND kind = 1" + where
+                "SELECT count(*) FROM messages WHERE status = 'delivered' AND kind = 1"
+                " AND (? IS NULL OR delivered_block > ?)",
+                (after_block, after_block),
             ).fetchone()[0]
         )
 
