@@ -257,8 +257,9 @@ async def test_a_lost_next_nonce_is_sent_again_but_never_while_its_send_is_held(
         chain = ScriptedChain()
         await store.add_messages([message(n) for n in range(3)])
         await store.claim(65001, 65002, max_nonce=2, now=10**10, limit=3, lease_seconds=60)
+        ids = [message(n).id for n in range(3)]
         tx = TxRow(65002, RELAYER, 0, "0x" + "cd" * 32, b"raw", 2, 1, 900_000, "processBatch",
-                   sent_at=time.time() - 30, message_ids=[message(n).id for n in range(3)])  # fmt: skip
+                   sent_at=time.time() - 30, message_ids=ids)  # fmt: skip
         await store.submit(tx)
         confirmer = confirmer_for(chain, store, adopt_after=None)
         confirmer.sender.holding = True  # stored by send_held, maybe not broadcast yet
