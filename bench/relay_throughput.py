@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.relay_throughput [--transfers 20000] [--rate 0]
         [--block-time 1] [--gas-limit 150000000] [--senders 40] [--drain 20000]
-        [--ceiling 20000]
+        [--ceiling 20000] [--runs 3] [--busy 0]
 
 1. A devnet like a busy layer-2 (1 s blocks, 150M gas per block), stbridge deployed,
    ``--senders`` funded investors.
@@ -18,15 +18,22 @@
    deliveries pre-built (proofs, signatures, calldata) and sent straight to the node:
    the rate the chain itself delivers, so the relayer's share of the cost is seen.
    Also the ceiling by gas: the block's gas per second over the gas of one delivery.
+5. Steps 3 and 4 run ``--runs`` times on the same chains (step 2 in the first run only);
+   the report gives each run (drain, ceiling, their ratio, every drain block with its
+   deliveries and share of the block's gas) and the median with the spread.
+   ``--busy N`` runs N cores of CPU load (stress-ng) beside the whole measurement.
 
-Prints a table and writes bench/reports/relay-<date>.md.
+Prints a table and writes bench/reports/relay-<date>.md (relay-busyN-<date>.md with load).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
+import signal
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -36,13 +43,16 @@ from typing import Any
 from eth_account import Account
 
 from bench.harness import (
+    Busy,
     Lab,
     RelayerProcess,
+    add_run_options,
     build_lab,
     current_nonces,
-    describe_machine,
+    median_spread,
     percentile,
     presign_transfers,
+    provenance,
     push,
     require_py_spy,
     summary,
@@ -61,22 +71,28 @@ def hexdata(fn: Any, m: Any) -> str:
     return "0x" + fn.encode(m.origin, m.nonce).hex()
 
 
-def count_delivered(store: Path) -> int:
+def count_delivered(store: Path, after_block: int | None = None) -> int:
+    """Delivered transfers; with ``after_block``, only those delivered in a later block
+    (a later run's relayer finds the ceiling's transfers delivered, in no block of its own)."""
     if not store.exists():
         return 0
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         return int(
             db.execute(
                 "SELECT count(*) FROM messages WHERE status = 'delivered' AND kind = 1"
+                " AND (? IS NULL OR delivered_block > ?)",
+                (after_block, after_block),
             ).fetchone()[0]
         )
 
 
-async def wait_all_delivered(store: Path, expected: int, within: float) -> None:
+async def wait_all_delivered(
+    store: Path, expected: int, within: float, after_block: int | None = None
+) -> None:
     deadline = time.monotonic() + within
     done = 0
     while time.monotonic() < deadline:
-        done = await asyncio.to_thread(count_delivered, store)
+        done = await asyncio.to_thread(count_delivered, store, after_block)
         if done >= expected:
             return
         await asyncio.sleep(0.5)
@@ -153,9 +169,65 @@ async def wait_mined(rpc: ChainRpc, raws: list[bytes], senders: int) -> None:
         await asyncio.sleep(0.2)
 
 
+FULL = 0.90  # a drain block counts as full at 90% of the block's gas limit
+
+
+async def block_fill(
+    rpc: ChainRpc, first: int, last: int, deliveries: dict[int, int]
+) -> list[dict[str, int]]:
+    """Every block from ``first`` to ``last`` (empty ones too): deliveries, transactions,
+    gas used and the block's gas limit, as the chain reports them."""
+    numbers = list(range(first, last + 1))
+    raws = await rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+    return [
+        {
+            "number": n,
+            "deliveries": deliveries.get(n, 0),
+            "txs": len(raw["transactions"]),
+            "gas_used": int(raw["gasUsed"], 16),
+            "gas_limit": int(raw["gasLimit"], 16),
+        }
+        for n, raw in zip(numbers, raws, strict=True)
+    ]
+
+
+def fill(block: dict[str, int]) -> float:
+    return block["gas_used"] / max(block["gas_limit"], 1)
+
+
+def describe_block(block: dict[str, int]) -> str:
+    return (
+        f"block {block['number']}: {block['deliveries']:5d} deliveries, {block['txs']:3d} txs, "
+        f"gas used {block['gas_used']:,} ({fill(block):.0%} of {block['gas_limit']:,})"
+    )
+
+
+def all_but_last_full(blocks: list[dict[str, int]]) -> bool:
+    """Whether every block but the last is at least ``FULL`` of its gas limit."""
+    return all(fill(b) >= FULL for b in blocks[:-1])
+
+
+def fill_list(blocks: list[dict[str, int]]) -> str:
+    """``4,700 (99%), 4,700 (99%), 1,200 (25%)``: deliveries and gas share per block."""
+    return ", ".join(f"{b['deliveries']:,} ({fill(b):.0%})" for b in blocks)
+
+
+async def next_block(rpc: ChainRpc, within: float = 60.0) -> int:
+    """Wait until the chain seals a new block; its number. Polled every 20 ms, so what is
+    sent right after lands in the pool at the start of a block interval."""
+    start = await rpc.block_number()
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+        number = await rpc.block_number()
+        if number > start:
+            return number
+    raise RuntimeError(f"no new block within {within:g} s")
+
+
 async def drain(
     lab: Lab, work: Path, config_file: Path, store: Path, count: int, args: argparse.Namespace
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Dispatch ``count`` transfers with the relayer stopped, then start it and measure
     how fast it delivers the backlog: its own rate, not bounded by the dispatch chain."""
     a, b = lab.config.chain("a"), lab.config.chain("b")
@@ -165,12 +237,13 @@ async def drain(
     try:
         await push(a.rpc_url, raws)
         await wait_mined(rpc_a, raws, len(lab.senders))
-        before = count_delivered(store)
         head = await rpc_b.block(await rpc_b.block_number())
         profile = args.profile.with_suffix(".drain.txt") if args.profile else None
         relayer = RelayerProcess(lab, config_file, work / "relayer-drain.log", profile=profile)
         try:
-            await wait_all_delivered(store, before + count, within=max(300, count / 20))
+            await wait_all_delivered(
+                store, count, within=max(300, count / 20), after_block=head.number
+            )
             usage = relayer.stop()
         finally:
             relayer.stop()
@@ -190,13 +263,11 @@ async def drain(
                 (head.number,),
             ).fetchall()
         counts = dict(per_block)
-        for number in range(head.number + 1, max(counts, default=head.number) + 1):
-            raw = await rpc_b.request("eth_getBlockByNumber", [hex(number), False])
-            print(
-                f"    block {number}: {counts.get(number, 0):5d} deliveries, "
-                f"{len(raw['transactions']):3d} txs, gas used {int(raw['gasUsed'], 16):,}, "
-                f"base fee {int(raw.get('baseFeePerGas', '0x0'), 16):,} wei"
-            )
+        drain_blocks = await block_fill(
+            rpc_b, min(counts, default=head.number + 1), max(counts, default=head.number), counts
+        )
+        for blk in drain_blocks:
+            print(f"    {describe_block(blk)}")
         seconds = max(last - first + b.block_time, b.block_time)
         return {
             "transfers": count,
@@ -204,13 +275,15 @@ async def drain(
             "per_second": count / seconds,
             "from_start": last - head.timestamp,
             "cpu_seconds": usage.cpu_seconds,
+            "block_list": drain_blocks,
+            "all_full": all_but_last_full(drain_blocks),
         }
     finally:
         await rpc_a.close()
         await rpc_b.close()
 
 
-async def ceiling(lab: Lab, count: int) -> dict[str, float]:
+async def ceiling(lab: Lab, count: int) -> dict[str, Any]:
     """Dispatch ``count`` transfers with no relayer, then deliver them with pre-built batches."""
     a, b = lab.config.chain("a"), lab.config.chain("b")
     nonces = await current_nonces(lab, "a")
@@ -273,6 +346,9 @@ async def ceiling(lab: Lab, count: int) -> dict[str, float]:
             }  # fmt: skip
             nonce += 1
             signed.append(bytes(Account.sign_transaction(tx, relayer.secret()).raw_transaction))
+        # right after a block is sealed, so the first block is not cut short by when the
+        # push happened to start: the chain's best, which the relayer's drain is held to
+        await next_block(rpc_b)
         started = time.monotonic()
         await push(b.rpc_url, signed, batch=5)
         hashes = ["0x" + keccak256(raw).hex() for raw in signed]
@@ -300,7 +376,17 @@ async def ceiling(lab: Lab, count: int) -> dict[str, float]:
         # as for the drain: from the first block holding a delivery through the last
         chain_seconds = last_block.timestamp - first_block.timestamp + b.block_time
         gas = sum(int(r["gasUsed"], 16) for r in receipts)
+        per_block: dict[int, int] = {}
+        for receipt in receipts:
+            number = int(receipt["blockNumber"], 16)
+            per_block[number] = per_block.get(number, 0) + sum(
+                1
+                for log in receipt["logs"]
+                if bytes.fromhex(log["topics"][0][2:]) == mailbox.event("Process").topic
+            )
+        ceiling_blocks = await block_fill(rpc_b, min(blocks), max(blocks), per_block)
         return {
+            "block_list": ceiling_blocks,
             "transfers": len(pending),
             "wall_seconds": elapsed,
             "chain_seconds": chain_seconds,
@@ -335,26 +421,41 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="write py-spy's collapsed stacks of the relayer here"
     )
+    add_run_options(parser)
     args = parser.parse_args()
+    if args.runs < 1:
+        raise SystemExit(f"--runs {args.runs}: give 1 or more")
     if args.profile:
         require_py_spy()
+    busy = Busy(args.busy)  # stops here, in one line, when stress-ng is missing
+    header = provenance(args, busy=busy)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    # a SIGTERM (timeout, CI cancelling) unwinds like Ctrl-C: chains and load are stopped
+    signal.signal(signal.SIGTERM, _interrupted)
 
-    with tempfile.TemporaryDirectory(prefix="stbridge-bench-") as tmp:
+    results: list[dict[str, Any]] = []
+    with busy, tempfile.TemporaryDirectory(prefix="stbridge-bench-") as tmp:
         work = Path(tmp)
         print(f"starting two anvil chains ({args.block_time:g} s blocks, {args.gas_limit:,} gas) …")
         lab = build_lab(
             work, block_time=args.block_time, gas_limit=args.gas_limit, senders=args.senders
         )
         try:
-            results = asyncio.run(run(lab, work, args))
+            for index in range(args.runs):
+                print(f"run {index + 1} of {args.runs}{'' if not args.busy else ' (busy)'} …")
+                results.append(asyncio.run(run(lab, work, args, index)))
         finally:
             devnet.down(lab.home)
-    print_and_report(results, args)
+    print_and_report(results, args, header)
 
 
-async def run(lab: Lab, work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    a = lab.config.chain("a")
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+async def run(lab: Lab, work: Path, args: argparse.Namespace, index: int = 0) -> dict[str, Any]:
+    """One run on the lab's chains: the flat-out relay (the first run only), then the
+    drain and the ceiling, each measured on the same chains in the same run."""
     store = work / "relayer.db"
     config_file = lab.relayer_config_file(
         work / "relayer.toml",
@@ -363,6 +464,25 @@ async def run(lab: Lab, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         batch_gas_budget=args.gas_limit // 3,
         poll_interval=0.2,
     )  # fmt: skip
+    results: dict[str, Any] = {}
+    if index == 0 and args.transfers:
+        results.update(await flat_out(lab, work, config_file, store, args))
+    if args.drain:
+        print(f"measuring the relayer draining a backlog of {args.drain:,} …")
+        results["drain"] = await drain(lab, work, config_file, store, args.drain, args)
+    if args.ceiling:
+        print(f"measuring the chain's ceiling with {args.ceiling:,} pre-built deliveries …")
+        results["ceiling"] = await ceiling(lab, args.ceiling)
+    # The peer baseline (bench/peer.py) runs here, after the ceiling, on the same chains:
+    # results["peer"] = await peer(lab, ...)
+    return results
+
+
+async def flat_out(
+    lab: Lab, work: Path, config_file: Path, store: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """``--transfers`` sends pushed flat out (or at ``--rate``) with the relayer running."""
+    a = lab.config.chain("a")
     nonces = await current_nonces(lab, "a")
     print(f"signing {args.transfers:,} transfers …")
     signing = time.monotonic()
@@ -405,12 +525,6 @@ async def run(lab: Lab, work: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"gas/transfer {results['gas_per_transfer']:,.0f}, "
         f"CPU {usage.cpu_seconds:.1f} s, peak RSS {usage.peak_rss_mb:.0f} MB"
     )
-    if args.drain:
-        print(f"measuring the relayer draining a backlog of {args.drain:,} …")
-        results["drain"] = await drain(lab, work, config_file, store, args.drain, args)
-    if args.ceiling:
-        print(f"measuring the chain's ceiling with {args.ceiling:,} pre-built deliveries …")
-        results["ceiling"] = await ceiling(lab, args.ceiling)
     return results
 
 
@@ -420,9 +534,59 @@ async def _sample(relayer: RelayerProcess) -> None:
         await asyncio.sleep(1)
 
 
-def print_and_report(r: dict[str, Any], args: argparse.Namespace) -> None:
+def print_and_report(
+    results: list[dict[str, Any]], args: argparse.Namespace, header: list[str]
+) -> None:
+    first = results[0]
+    rows = flat_out_rows(first, args) if "transfers" in first else []
+    if "ceiling" in first:
+        c = first["ceiling"]
+        if "delivery_rate" in first:
+            rows += [
+                (
+                    "flat-out sustained delivery / measured ceiling",
+                    f"{first['delivery_rate'] / c['per_second']:.0%} "
+                    "(bounded by the dispatch chain)",
+                ),
+            ]
+    drain_lines, figures = drain_section(results, args)
+    if rows:
+        width = max(len(k) for k, _ in rows)
+        print()
+        for key, value in rows:
+            print(f"  {key:<{width}}  {value}")
+    print()
+    for line in drain_lines:
+        print(f"  {line}")
+    settings = (
+        f"two anvil 1.7.1 chains, {args.block_time:g} s blocks, {args.gas_limit:,} gas per block, "
+        f"{args.senders} senders, relayer batch {args.batch}, SQLite store"
+    )
+    lines = [*header, f"Settings: {settings}.", ""]
+    if rows:
+        lat = first["latencies"]
+        lines += ["## Flat out (first run)", "", "| measure | value |", "| --- | --- |"]
+        lines += [f"| {k} | {v} |" for k, v in rows]
+        lines += ["", f"p50 latency {percentile(lat, 50):.2f} s, p99 {percentile(lat, 99):.2f} s "
+                  f"(block time {args.block_time:g} s).", ""]  # fmt: skip
+    lines += drain_lines
+    name = f"relay-rate{args.rate:g}" if args.rate else "relay"
+    if args.busy:
+        name += f"-busy{args.busy}"
+    path = report(name, "Relay throughput", lines, figures)
+    print(f"\nreport: {path}")
+
+
+def report(name: str, title: str, lines: list[str], figures: dict[str, float]) -> Path:
+    """``write_report``, with the headline figures once the harness takes them."""
+    if "figures" in inspect.signature(write_report).parameters:
+        return write_report(name, title, lines, figures=figures)  # type: ignore[call-arg]
+    return write_report(name, title, lines)
+
+
+def flat_out_rows(r: dict[str, Any], args: argparse.Namespace) -> list[tuple[str, str]]:
     lat = r["latencies"]
-    rows = [
+    return [
         ("transfers relayed", f"{r['transfers']:,}"),
         ("dispatch rate asked", "flat out" if not args.rate else f"{args.rate:g}/s"),
         ("first dispatch to last delivery (chain time)", f"{r['span_seconds']:.1f} s"),
@@ -439,55 +603,88 @@ def print_and_report(r: dict[str, Any], args: argparse.Namespace) -> None:
         ),
         ("relayer peak RSS", f"{r['peak_rss_mb']:.0f} MB"),
     ]
-    if "drain" in r:
-        d = r["drain"]
-        rows += [
-            (
-                "relayer draining a backlog: deliveries per second",
-                f"{d['per_second']:.0f} ({d['transfers']:,} in {d['blocks']} blocks; "
-                f"all delivered {d['from_start']:.0f} s after its start, indexing included)",
-            ),
+
+
+def drain_section(
+    results: list[dict[str, Any]], args: argparse.Namespace
+) -> tuple[list[str], dict[str, float]]:
+    """Per run and the median with its spread: the drain, the ceiling, their ratio, and
+    how full each drain block is; plus the headline figures for the report's sidecar."""
+    runs = [r for r in results if "drain" in r or "ceiling" in r]
+    if not runs:
+        return [], {}
+    lines = [
+        f"## Draining a backlog of {args.drain:,} against the chain's ceiling "
+        f"({len(runs)} run{'s' if len(runs) > 1 else ''})",
+        "",
+        "Each run: the backlog dispatched with the relayer stopped, then the relayer started "
+        "on it (drain: deliveries per second from its first delivery block through its "
+        "last); then as many deliveries pre-built and pushed to the node right after a block "
+        "(ceiling), on the same chains. A block is full at "
+        f"{FULL:.0%} of its gas limit; the last block of a drain holds what is left.",
+        "",
+        "| run | drain/s | ceiling/s | drain / ceiling | drain blocks: deliveries (% of block gas) "
+        "| all but the last >= 90% full | ceiling blocks |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    rates, ceilings, ratios, counts, gas_each = [], [], [], [], []
+    verdicts = []
+    for n, r in enumerate(runs, 1):
+        d, c = r.get("drain"), r.get("ceiling")
+        ratio = d["per_second"] / c["per_second"] if d and c else float("nan")
+        if d:
+            rates.append(d["per_second"])
+            counts.append(float(len(d["block_list"])))
+            verdicts.append(d["all_full"])
+        if c:
+            ceilings.append(c["per_second"])
+            gas_each.append(c["gas_per_transfer"])
+        if d and c:
+            ratios.append(ratio)
+        lines.append(f"| {n} | {d['per_second']:,.0f} |" if d else f"| {n} | - |")
+        lines[-1] += f" {c['per_second']:,.0f} |" if c else " - |"
+        lines[-1] += f" {ratio:.0%} |" if d and c else " - |"
+        lines[-1] += (
+            f" {len(d['block_list'])}: {fill_list(d['block_list'])} | "
+            f"{'yes' if d['all_full'] else 'no'} |"
+            if d
+            else " - | - |"
+        )
+        lines[-1] += f" {len(c['block_list'])}: {fill_list(c['block_list'])} |" if c else " - |"
+    lines += [
+        "",
+        "| figure | median (min-max) |",
+        "| --- | --- |",
+        f"| drain, deliveries per second | {median_spread(rates)} |",
+        f"| ceiling, deliveries per second | {median_spread(ceilings)} |",
+        f"| drain / ceiling | {median_spread([x * 100 for x in ratios], '{:.0f}%')} |",
+        f"| drain blocks | {median_spread(counts)} |",
+        f"| ceiling, gas per transfer | {median_spread(gas_each)} |",
+        f"| ceiling by gas (block gas per second / gas per transfer) | "
+        f"{median_spread([args.gas_limit / args.block_time / g for g in gas_each])} |",
+        f"| runs with every drain block but the last >= 90% full | "
+        f"{sum(verdicts)} of {len(verdicts)} |",
+        "",
+    ]
+    if ratios:
+        ok = statistics.median(ratios) >= 0.9 and all(verdicts)
+        lines += [
+            f"Goal (drain >= 90% of the ceiling in the median, every drain block but the last "
+            f">= 90% full): {'met' if ok else 'not met'}"
+            + (f" with {args.busy} core(s) of load beside it." if args.busy else "."),
+            "",
         ]
-    if "ceiling" in r:
-        c = r["ceiling"]
-        by_gas = args.gas_limit / args.block_time / c["gas_per_transfer"]
-        rows += [
-            (
-                "chain ceiling: pre-built deliveries per second",
-                f"{c['per_second']:.0f} ({c['transfers']:,} in {c['blocks']} blocks)",
-            ),
-            ("chain ceiling: gas per transfer", f"{c['gas_per_transfer']:,.0f}"),
-            ("chain ceiling by gas (gas per second / gas per transfer)", f"{by_gas:.0f}/s"),
-        ]
-        if "drain" in r:
-            rows += [
-                (
-                    "relayer's drain rate / measured ceiling",
-                    f"{r['drain']['per_second'] / c['per_second']:.0%}",
-                ),
-            ]
-        rows += [
-            (
-                "flat-out sustained delivery / measured ceiling",
-                f"{r['delivery_rate'] / c['per_second']:.0%} (bounded by the dispatch chain)",
-            ),
-        ]
-    width = max(len(k) for k, _ in rows)
-    print()
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
-    settings = (
-        f"two anvil 1.7.1 chains, {args.block_time:g} s blocks, {args.gas_limit:,} gas per block, "
-        f"{args.senders} senders, relayer batch {args.batch}, SQLite store; "
-        f"machine: {describe_machine()}"
-    )
-    lines = [f"Settings: {settings}.", "", "| measure | value |", "| --- | --- |"]
-    lines += [f"| {k} | {v} |" for k, v in rows]
-    lines += ["", f"p50 latency {percentile(lat, 50):.2f} s, p99 {percentile(lat, 99):.2f} s "
-              f"(block time {args.block_time:g} s)."]  # fmt: skip
-    name = f"relay-rate{args.rate:g}" if args.rate else "relay"
-    path = write_report(name, "Relay throughput", lines)
-    print(f"\nreport: {path}")
+    figures: dict[str, float] = {}
+    if rates:
+        figures["drain_per_second"] = statistics.median(rates)
+        figures["drain_blocks"] = statistics.median(counts)
+    if ceilings:
+        figures["ceiling_per_second"] = statistics.median(ceilings)
+    if ratios:
+        figures["drain_over_ceiling"] = statistics.median(ratios)
+    if "delivery_rate" in results[0]:
+        figures["flat_out_per_second"] = results[0]["delivery_rate"]
+    return lines, figures
 
 
 if __name__ == "__main__":

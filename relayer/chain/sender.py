@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -25,7 +25,7 @@ from eth_utils.address import to_checksum_address
 
 from relayer.chain.rpc import CallReverted, ChainRpc, RpcError
 from relayer.config import PrivateKey
-from relayer.errors import ChainError, InsufficientFunds
+from relayer.errors import ChainError, InsufficientFunds, LeaseLost
 from relayer.store import Store, TxRow, TxStatus
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
@@ -45,6 +45,17 @@ class FeeAboveCap(ChainError):
 def gwei(wei: int) -> str:
     """Wei as gwei for messages: ``12.5``, ``0.001``."""
     return f"{wei / 10**9:.9f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A transaction to sign, store and broadcast (``TxSender.send_held``)."""
+
+    to: str
+    data: bytes
+    gas: int
+    purpose: str
+    message_ids: Sequence[bytes]
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,11 @@ class TxSender:
         self._next_nonce: int | None = None
         self._lock = asyncio.Lock()
         self._fees: tuple[float, Fees, int] | None = None  # when, fees, base fee
+        self.block_gas_limit: int | None = None  # the latest block's, seen with the fees
+        # send_held: transactions stored but not all broadcast yet (the confirmer neither
+        # sends them again nor replaces them meanwhile), and when the last hold ended
+        self.holding = False
+        self.released_at = 0.0
         self.max_fee_per_gas: int | None = rpc.chain.max_fee_per_gas_wei  # wei
         self.metrics = metrics
         # why sends wait right now (the base fee above the cap), or None
@@ -115,6 +131,7 @@ class TxSender:
             [("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", [])]
         )
         base = int(block.get("baseFeePerGas", "0x0"), 16)
+        self.block_gas_limit = int(block.get("gasLimit", "0x0"), 16) or None
         tip = max(int(tip_hex, 16), 1)
         fees = self._capped(Fees(max_fee=base * self._fee_multiplier + tip, priority_fee=tip))
         self._fees = (time.monotonic(), fees, base)
@@ -257,6 +274,86 @@ class TxSender:
                     self._next_nonce = nonce
                     raise
             raise ChainError(f"{self.rpc.where()}: nonces keep colliding for {self.address}")
+
+    async def gas_limit(self) -> int | None:
+        """The destination's block gas limit (latest block, asked with the fees)."""
+        await self._quote()
+        return self.block_gas_limit
+
+    async def send_held(
+        self, items: Sequence[Outgoing], *, before_broadcast: Callable[[], Awaitable[None]]
+    ) -> list[TxRow]:
+        """Sign and store every item (consecutive nonces), then, once ``before_broadcast``
+        returns, broadcast them in nonce order: a backlog's first block's worth reaches
+        the node's pool at once, so the block that seals them is full.
+
+        Same guarantees as ``send``: each transaction is stored before it is broadcast.
+        An item whose messages another relayer took (LeaseLost) is left out, nothing
+        stored. A refusal while broadcasting abandons that transaction and every later
+        one (none of those was broadcast; their messages go back to the queue) and
+        raises as ``send`` does, except a nonce collision: the nonce is synced from the
+        chain and the transactions broadcast so far are returned. The key's lock is held
+        throughout, so no other send takes a nonce in between.
+        """
+        async with self._lock:
+            self.holding = True
+            try:
+                return await self._send_held(items, before_broadcast)
+            finally:
+                self.holding = False
+                self.released_at = time.time()
+
+    async def _send_held(
+        self, items: Sequence[Outgoing], before_broadcast: Callable[[], Awaitable[None]]
+    ) -> list[TxRow]:
+        # under self._lock, with self.holding set (send_held)
+        if self._next_nonce is None:
+            await self.sync_nonce()
+        assert self._next_nonce is not None
+        await self.wait_under_cap()
+        fees = await self.fees()
+        rows: list[TxRow] = []
+        for item in items:
+            nonce = self._next_nonce
+            tx_hash, raw = self.sign(
+                to=item.to, data=item.data, nonce=nonce, gas=item.gas, fees=fees
+            )
+            row = TxRow(
+                chain_id=self.chain_id,
+                sender=self.address,
+                nonce=nonce,
+                hash=tx_hash,
+                raw=raw,
+                max_fee=fees.max_fee,
+                priority_fee=fees.priority_fee,
+                gas_limit=item.gas,
+                purpose=item.purpose,
+                sent_at=time.time(),
+                message_ids=list(item.message_ids),
+            )
+            try:
+                await self.store.submit(row)
+            except LeaseLost as exc:  # nothing stored; the other relayer has them
+                self.log.warning("lease taken over by another relayer", error=str(exc))
+                continue
+            self._next_nonce = nonce + 1
+            rows.append(row)
+        try:
+            await before_broadcast()
+        except ChainError as exc:  # only a matter of timing: they go out now
+            self.log.info("broadcasting held transactions without waiting", error=str(exc))
+        for i, row in enumerate(rows):
+            try:
+                await self.broadcast(row)
+            except (NonceTooLow, InsufficientFunds, RpcError) as exc:
+                for unsent in rows[i:]:
+                    await self._abandon(unsent)
+                if isinstance(exc, NonceTooLow):
+                    await self.sync_nonce()
+                    return rows[:i]
+                self._next_nonce = row.nonce
+                raise
+        return rows
 
     async def _abandon(self, row: TxRow) -> None:
         """A transaction the node refused for good: drop it, put its messages back."""

@@ -45,8 +45,10 @@ class Confirmer:
         metrics: Metrics | None = None,
         adopt_after: float | None = None,
         max_attempts: int = 12,
+        block_time: float = 1.0,
     ) -> None:
         self.sender = sender
+        self.block_time = max(block_time, 1.0)  # how long a nonce may wait before a nudge
         self.rpc: ChainRpc = sender.rpc
         self.store = store
         self.confirmations = confirmations
@@ -65,8 +67,11 @@ class Confirmer:
         self._adopted_broadcast: dict[str, float] = {}  # tx hash -> when sent again
         self.on_out_of_gas: Callable[[TxRow], None] | None = None
         self._over_cap: set[str] = set()  # stuck transactions the fee cap keeps as they are
+        self._nudged: dict[int, float] = {}  # nonce -> when its stored bytes were sent again
         # a batch of several messages reverted as a whole: its lane simulates and bisects
         self.on_reverted: Callable[[TxRow], None] | None = None
+        # a transaction mined and final, with the gas it used: its lane's gas model learns
+        self.on_mined: Callable[[TxRow, int], None] | None = None
         self.max_attempts = max_attempts
         self.log = get_logger("confirmer", chain=self.rpc.name)
 
@@ -182,7 +187,11 @@ class Confirmer:
                     await self._taken(group)
             elif adopted:
                 await self._broadcast_adopted(group)
+            elif self.sender.holding:
+                continue  # stored, maybe not broadcast yet: neither sent again nor replaced
             else:
+                if nonce == mined_nonce and await self._nudge(group):
+                    await self._rebroadcast(pending)  # the node may have lost the later ones
                 await self._maybe_replace(group)
         return final
 
@@ -204,6 +213,40 @@ class Confirmer:
             tx=latest.hash, sender=latest.sender, nonce=latest.nonce,
         )  # fmt: skip
 
+    def _sent(self, tx: TxRow) -> float:
+        """When ``tx`` reached the node, at the latest: a held transaction is stored when
+        signed and broadcast when its hold ends (``TxSender.send_held``)."""
+        return max(tx.sent_at, self.sender.released_at)
+
+    async def _nudge(self, group: Sequence[TxRow]) -> bool:
+        """The next nonce to be mined, sent two block times ago and still not mined: its
+        stored bytes are sent again (once per block time). A node may lose a transaction
+        from its pool (anvil did, while the relayer drained a backlog: the key's later
+        transactions then waited behind the gap, blocks went empty until the stuck
+        transaction was replaced 6 s later); a node that has it answers "already known".
+        True when the node took it again: it had lost it."""
+        latest = max(group, key=lambda t: t.sent_at)
+        block_time = self.block_time
+        now = time.time()
+        if now - self._sent(latest) < 2 * block_time:
+            return False
+        if now - self._nudged.get(latest.nonce, 0.0) < block_time:
+            return False
+        self._nudged = {latest.nonce: now}
+        try:
+            await self.rpc.send_raw(latest.raw)
+        except ChainError as exc:
+            text = str(exc).lower()
+            if "already known" not in text and "already imported" not in text:
+                self.log.info("stored transaction not taken again", tx=latest.hash,
+                              error=str(exc)[:120])  # fmt: skip
+            return False
+        self.log.warning(
+            "node had lost a pending transaction; sent it again",
+            tx=latest.hash, nonce=latest.nonce,
+        )  # fmt: skip
+        return True
+
     async def _rebroadcast(self, pending: Sequence[TxRow]) -> None:
         newest: dict[int, TxRow] = {}
         for tx in pending:
@@ -221,7 +264,7 @@ class Confirmer:
 
     async def _maybe_replace(self, group: Sequence[TxRow]) -> None:
         latest = max(group, key=lambda t: t.sent_at)
-        if time.time() - latest.sent_at < self.stuck_after:
+        if time.time() - self._sent(latest) < self.stuck_after:
             return
         try:
             replacement = await self.sender.replace(latest)
@@ -262,6 +305,8 @@ class Confirmer:
             self.metrics.tx_confirmed.labels(self.rpc.name).inc()
             self._count_gas(tx, receipt)
         if int(receipt.get("status", "0x0"), 16) == 1:
+            if self.on_mined is not None:
+                self.on_mined(tx, int(receipt.get("gasUsed", "0x0"), 16))
             delivered, failed = self._outcomes(receipt)
             skipped = ids - set(delivered) - set(failed)
             await self.store.mark_delivered(
@@ -376,8 +421,11 @@ class Confirmer:
     ) -> None:
         if not self.metrics:
             return
+        # one read for the whole batch: a read per message (100 per transaction) kept the
+        # store's thread busy while the lanes waited on it to claim and submit (profile)
+        rows = {r.id: r for r in await self.store.messages_by_id([*delivered, *failed])}
         for message_id in delivered:
-            row = await self.store.message(message_id)
+            row = rows.get(message_id)
             if row is None:
                 continue
             lane = (self.names.get(row.origin, str(row.origin)), self.rpc.name)
@@ -385,7 +433,7 @@ class Confirmer:
             if row.dispatched_at:
                 self.metrics.latency.labels(*lane).observe(max(0.0, when - row.dispatched_at))
         for message_id in failed:
-            row = await self.store.message(message_id)
+            row = rows.get(message_id)
             if row is not None:
                 lane = (self.names.get(row.origin, str(row.origin)), self.rpc.name)
                 self.metrics.failed.labels(*lane).inc()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from relayer.chain import contracts
 from relayer.chain.rpc import CallReverted, ChainRpc, RpcError, revert_data
-from relayer.chain.sender import TxSender
+from relayer.chain.sender import Outgoing, TxSender
 from relayer.core.checkpoint import pack_signatures
 from relayer.daemon.compliance_order import records_first
 from relayer.daemon.indexer import ChainIndexer
@@ -35,6 +35,12 @@ from relayer.telemetry.metrics import Metrics
 LEASE_SECONDS = 60.0  # the default of relayer.lease_seconds
 HANDLER_RESERVE = 600_000  # the mailbox wants 540k left before each handler; plus its own checks
 HANDLER_GAS = 500_000  # what one handler may burn (Mailbox.HANDLER_GAS)
+# A backlog's first round signs and stores this many blocks' worth before broadcasting
+# any, right after a block: the pool then holds more than the next block takes, and the
+# lane has a block interval to add the next block's worth (see _hold).
+BURST_BLOCKS = 2
+MIN_MESSAGE_GAS = 20_000  # no delivery costs less (GasModel's floor): a block's worth at most
+MAX_CLAIM = 20_000  # messages one round claims at most, whatever the block holds
 
 
 class GasModel:
@@ -48,8 +54,9 @@ class GasModel:
 
     ESTIMATE_BATCH = 16  # a batch that is estimated stays small: the node runs it repeatedly
 
-    def __init__(self, refresh: int = 32) -> None:
+    def __init__(self, refresh: int = 128) -> None:
         self.per_message: float | None = None
+        self.used_per_message: float | None = None  # what mined batches used, per message
         self.refresh = refresh
         self._since_estimate = 0
 
@@ -69,6 +76,24 @@ class GasModel:
         """A batch hit its limit: estimate the next one."""
         self.per_message = None
 
+    def observe(self, messages: int, used: int) -> None:
+        """A mined batch's receipt: the gas it used. It keeps the model current without
+        another ``eth_estimateGas`` (a refresh stalled a draining lane 0.3-0.8 s on anvil,
+        every 32 batches), and raises the prediction when messages cost more than it
+        assumed; it never lowers it (the estimate's margin stays)."""
+        if messages <= 0 or used <= 0:
+            return
+        self.used_per_message = used / messages
+        if self.per_message is not None:
+            self.per_message = max(self.per_message, (used - HANDLER_RESERVE) / messages)
+            self._since_estimate = 0
+
+    def block_worth(self, block_gas_limit: int) -> int:
+        """How many messages a block of ``block_gas_limit`` holds, by what mined batches
+        used (before any: the estimate, else the floor, which over-counts)."""
+        per = self.used_per_message or self.per_message or MIN_MESSAGE_GAS
+        return max(1, int(block_gas_limit // per))
+
 
 @dataclass
 class LaneConfig:
@@ -82,6 +107,7 @@ class LaneConfig:
     batch_wait: float
     poll_interval: float
     lease_seconds: float = LEASE_SECONDS  # how long a claim keeps other relayers off
+    block_time: float = 0.0  # the destination's; 0: not known (no holding for a block)
 
 
 class LaneWorker:
@@ -119,6 +145,9 @@ class LaneWorker:
         # after a batch reverted, every batch is simulated (and bisected) until then
         self.simulate_until = 0.0
         self.wake = asyncio.Event()
+        self._last_sent = 0.0  # monotonic time of the lane's last broadcast
+        self._gathering: tuple[float, int] | None = None  # since when, origin count then
+        self._gas_floor = 0  # the largest gas limit the lane sent while hot (see _floor)
         self.reasons = LaneReasons(store, origin.chain_id, destination_chain_id)
         self.log = get_logger("lane", lane=f"{config.origin_name}->{config.destination_name}")
 
@@ -191,10 +220,13 @@ class LaneWorker:
             self.destination_id,
             max_nonce=checkpoint.index,
             now=now,
-            limit=self.config.batch_max * 4,
+            limit=await self._claim_limit(),
             lease_seconds=self.config.lease_seconds,
         )
         if not due:
+            return 0
+        if await self._gather(due):
+            await self.store.release([m.id for m in due])
             return 0
         if len(due) < self.config.batch_max and self.config.batch_wait > 0:
             newest = max(m.indexed_at for m in due)
@@ -218,24 +250,109 @@ class LaneWorker:
             self.destination_id,
             max_nonce=checkpoint.index,
             now=time.time(),
-            limit=self.config.batch_max * 4,
+            limit=await self._claim_limit(),
             lease_seconds=self.config.lease_seconds,
         )
         return await self._deliver(due, checkpoint) if due else 0
+
+    async def _claim_limit(self) -> int:
+        """Messages one round claims: four batches, or ``BURST_BLOCKS`` blocks' worth of
+        the destination's gas when that is more, so a backlog goes out a block's worth per
+        round, not four batches with a claim and a replay check between."""
+        base = self.config.batch_max * 4
+        gas_limit = await self.sender.gas_limit()
+        if not gas_limit:
+            return base
+        return max(base, min(MAX_CLAIM, BURST_BLOCKS * self.gas.block_worth(gas_limit)))
+
+    def _cold(self) -> bool:
+        """None of the lane's transactions went out lately (it starts on a backlog)."""
+        block_time = self.config.block_time
+        return block_time > 0 and time.monotonic() - self._last_sent > 2 * block_time + 1
+
+    def _floor(self, gas: int) -> int:
+        """A batch's gas limit, never below an earlier one of the lane's that may still be in
+        the pool. A node fills a block until the next transaction's limit does not fit; a
+        smaller one after it (a short batch) would fit, and anvil then drops it and every
+        later nonce of the key as invalid (nonce too high), so the key's transactions wait
+        for replacements. Only what is used is paid for; the limit costs nothing."""
+        self._gas_floor = max(self._gas_floor, min(gas, self.config.gas_budget))
+        return max(gas, self._gas_floor)
+
+    async def _gather(self, due: Sequence[MessageRow]) -> bool:
+        """Whether a cold lane waits for more of a backlog still being indexed before its
+        first round: while more than a batch but less than a block's worth is due and the
+        origin's indexed count still grows, for at most two block times. Then the first
+        round holds a block's worth (``_hold``) instead of trickling out as indexed."""
+        if len(due) <= self.config.batch_max or not self._cold():
+            self._gathering = None
+            return False
+        gas_limit = await self.sender.gas_limit()
+        if not gas_limit or len(due) >= self.gas.block_worth(gas_limit):
+            self._gathering = None
+            return False
+        now, count = time.monotonic(), self.origin.count
+        if self._gathering is None:
+            self._gathering = (now, count)
+            return True
+        since, seen = self._gathering
+        if count > seen and now - since < 2 * self.config.block_time:
+            self._gathering = (since, count)
+            return True
+        self._gathering = None
+        return False
+
+    async def _hold(self, waiting: int) -> bool:
+        """Whether this round's transactions are signed and stored first and broadcast
+        together right after the next block: when the lane is cold and more than a
+        batch is waiting, so the first block that takes them is full too (with a
+        backlog, the round holds ``BURST_BLOCKS`` blocks' worth). Then each later round
+        adds its block's worth while the chain seals the ones before."""
+        if waiting <= self.config.batch_max or not self._cold():
+            return False
+        return bool(await self.sender.gas_limit())
+
+    async def _next_block(self) -> None:
+        """Until the destination seals its next block (at most two block times)."""
+        block_time = self.config.block_time
+        start = await self.rpc.block_number()
+        deadline = time.monotonic() + 2 * block_time + 1
+        while time.monotonic() < deadline:
+            await asyncio.sleep(min(0.05, block_time / 20))
+            if await self.rpc.block_number() > start:
+                return
 
     async def _deliver(self, due: list[MessageRow], checkpoint: StoredCheckpoint) -> int:
         due = await self._apply_policy(due)
         if not due:
             return 0
         due = await self._drop_delivered(due)
+        if self._cold():  # nothing of the lane's is left in the pool to stay above
+            self._gas_floor = 0
+        held: list[Outgoing] | None = [] if await self._hold(len(due)) else None
         sent = 0
         for group in records_first(due):  # a newer record before a transfer to its wallet
             for run in _runs(group):
                 while run:
                     size = self._batch_size()  # grows once the first batch taught the gas model
                     batch, run = run[:size], run[size:]
-                    sent += await self._submit(batch, checkpoint)
+                    sent += await self._submit(batch, checkpoint, held)
+        if held:
+            sent = await self._send_held(held)
+        if sent:
+            self._last_sent = time.monotonic()
         return sent
+
+    async def _send_held(self, held: list[Outgoing]) -> int:
+        rows = await self.sender.send_held(held, before_broadcast=self._next_block)
+        for row in rows:
+            if self.metrics:
+                self.metrics.tx_submitted.labels(self.config.destination_name).inc()
+            self.log.info(
+                "batch submitted", messages=len(row.message_ids), tx=row.hash,
+                gas=row.gas_limit, held=len(held),
+            )  # fmt: skip
+        return sum(len(row.message_ids) for row in rows)
 
     async def _apply_policy(self, due: list[MessageRow]) -> list[MessageRow]:
         """The claimed messages the policy carries now; the others are ignored (a policy
@@ -339,11 +456,17 @@ class LaneWorker:
             proof,
         )
 
-    async def _submit(self, batch: Sequence[MessageRow], checkpoint: StoredCheckpoint) -> int:
+    async def _submit(
+        self,
+        batch: Sequence[MessageRow],
+        checkpoint: StoredCheckpoint,
+        held: list[Outgoing] | None = None,
+    ) -> int:
         """Send one batch, or the parts of it that do not revert; returns how many
         messages went out. A batch that would revert (the estimate or a simulation says
         so) is split in halves, each tried the same way, so a message that sinks a batch
-        ends alone and is refused or retried later, and the others go this round."""
+        ends alone and is refused or retried later, and the others go this round.
+        With ``held``, what would be sent is appended there instead (``_send_held``)."""
         start, end = batch[0].nonce, batch[-1].nonce
         data = self._encode(batch, checkpoint)
         ids = [m.id for m in batch]
@@ -364,8 +487,8 @@ class LaneWorker:
         if revert is None and gas > self.config.gas_budget and len(batch) > 1:
             await self.store.release(ids)
             half = len(batch) // 2
-            return await self._submit(batch[:half], checkpoint) + await self._submit(
-                batch[half:], checkpoint
+            return await self._submit(batch[:half], checkpoint, held) + await self._submit(
+                batch[half:], checkpoint, held
             )
         if revert is not None:
             if len(batch) == 1 or batch_wide(revert):
@@ -379,15 +502,20 @@ class LaneWorker:
             )  # fmt: skip
             await self.store.release(ids)
             cut = _cut(revert, start, len(batch))
-            return await self._submit(batch[:cut], checkpoint) + await self._submit(
-                batch[cut:], checkpoint
+            return await self._submit(batch[:cut], checkpoint, held) + await self._submit(
+                batch[cut:], checkpoint, held
             )
+        gas = self._floor(gas)
+        purpose = f"processBatch {self.config.origin_name}->{self.config.destination_name}"
+        if held is not None:
+            held.append(Outgoing(self.config.destination_mailbox, data, gas, purpose, ids))
+            return len(batch)
         try:
             tx = await self.sender.send(
                 to=self.config.destination_mailbox,
                 data=data,
                 gas=gas,
-                purpose=f"processBatch {self.config.origin_name}->{self.config.destination_name}",
+                purpose=purpose,
                 message_ids=ids,
             )
         except LeaseLost as exc:  # nothing was stored or sent; the other relayer has them

@@ -217,9 +217,11 @@ class Relayer:
             # a relayer sharing the store silent for a lease period is taken for dead
             adopt_after=config.relayer.lease_seconds,
             max_attempts=config.relayer.max_attempts,
+            block_time=chain.block_time,
         )
         confirmer.on_out_of_gas = self._on_out_of_gas
         confirmer.on_reverted = self._on_reverted
+        confirmer.on_mined = self._on_mined
         parts.confirmers[chain.name] = confirmer
 
     def _build_lane(self, origin_chain: ChainConfig, destination: ChainConfig) -> LaneWorker:
@@ -235,6 +237,7 @@ class Relayer:
             batch_wait=config.relayer.batch_wait,
             poll_interval=config.relayer.poll_interval,
             lease_seconds=config.relayer.lease_seconds,
+            block_time=destination.block_time,
         )
         worker = LaneWorker(
             lane,
@@ -272,6 +275,12 @@ class Relayer:
         for (o, d), lane in self.parts.lanes.items():
             if tx.purpose == f"processBatch {o}->{d}":
                 lane.batch_reverted()
+
+    def _on_mined(self, tx: TxRow, gas_used: int) -> None:
+        """A delivery mined: its lane's gas model learns what the batch used."""
+        for (o, d), lane in self.parts.lanes.items():
+            if tx.purpose == f"processBatch {o}->{d}":
+                lane.gas.observe(len(tx.message_ids), gas_used)
 
     def _on_out_of_gas(self, tx: TxRow) -> None:
         """A delivery ran out of gas: its lane estimates its next batch afresh."""

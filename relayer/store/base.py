@@ -101,6 +101,10 @@ class Store(StoreReads, ABC):
     async def message(self, message_id: bytes) -> MessageRow | None: ...
 
     @abstractmethod
+    async def messages_by_id(self, ids: Sequence[bytes]) -> list[MessageRow]:
+        """The stored messages among ``ids`` (unknown ids are left out), in one read."""
+
+    @abstractmethod
     async def find_message(self, prefix: str) -> list[MessageRow]:
         """Messages whose hex id starts with ``prefix`` (``0x`` optional)."""
 

@@ -294,6 +294,13 @@ class SqlStore(Store):
         rows = await self._messages("WHERE id = ?", (message_id,))
         return rows[0] if rows else None
 
+    async def messages_by_id(self, ids: Sequence[bytes]) -> list[MessageRow]:
+        rows: list[MessageRow] = []
+        for chunk in _chunks(sorted(set(ids))):
+            where, values = self.dialect.among("id", chunk)
+            rows += await self._messages(f"WHERE {where}", tuple(values))
+        return rows
+
     async def find_message(self, prefix: str) -> list[MessageRow]:
         text = prefix.lower().removeprefix("0x")
         if not text or any(c not in "0123456789abcdef" for c in text):

@@ -84,6 +84,8 @@ class Sender:
         self.rpc = chain
         self.address = RELAYER
         self.chain_id = 65002
+        self.holding = False  # no held sends (TxSender.send_held) here
+        self.released_at = 0.0
 
     async def broadcast(self, tx: TxRow) -> None:
         return None
@@ -243,5 +245,34 @@ async def test_a_silent_relayers_transaction_whose_nonce_went_elsewhere_is_reque
         assert await confirmer_for(chain, store, adopt_after=60).step() == 0
         assert await statuses(store) == [Status.PENDING] * 3  # for the survivor's lanes
         assert chain.broadcast == []
+    finally:
+        await store.close()
+
+
+async def test_a_lost_next_nonce_is_sent_again_but_never_while_its_send_is_held(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "r.db", owner="me")
+    try:
+        chain = ScriptedChain()
+        await store.add_messages([message(n) for n in range(3)])
+        await store.claim(65001, 65002, max_nonce=2, now=10**10, limit=3, lease_seconds=60)
+        ids = [message(n).id for n in range(3)]
+        tx = TxRow(65002, RELAYER, 0, "0x" + "cd" * 32, b"raw", 2, 1, 900_000, "processBatch",
+                   sent_at=time.time() - 30, message_ids=ids)  # fmt: skip
+        await store.submit(tx)
+        confirmer = confirmer_for(chain, store, adopt_after=None)
+        confirmer.sender.holding = True  # stored by send_held, maybe not broadcast yet
+        assert await confirmer.step() == 0
+        assert chain.broadcast == []
+        confirmer.sender.holding = False
+        confirmer.sender.released_at = time.time()  # the hold's broadcast just ended
+        assert await confirmer.step() == 0
+        assert chain.broadcast == []  # its age counts from the release
+        confirmer.sender.released_at = 0.0
+        assert await confirmer.step() == 0
+        assert chain.broadcast == [b"raw"]  # the node took it again: it had lost it
+        assert await confirmer.step() == 0
+        assert chain.broadcast == [b"raw"]  # once per block time
     finally:
         await store.close()
