@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.relay_throughput [--transfers 20000] [--rate 0]
         [--block-time 1] [--gas-limit 150000000] [--senders 40] [--drain 20000]
-        [--ceiling 20000] [--runs 3] [--busy 0]
+        [--ceiling 20000] [--peer 10000] [--runs 3] [--busy 0]
 
 1. A devnet like a busy layer-2 (1 s blocks, 150M gas per block), stbridge deployed,
    ``--senders`` funded investors.
@@ -18,9 +18,12 @@
    deliveries pre-built (proofs, signatures, calldata) and sent straight to the node:
    the rate the chain itself delivers, so the relayer's share of the cost is seen.
    Also the ceiling by gas: the block's gas per second over the gas of one delivery.
-5. Steps 3 and 4 run ``--runs`` times on the same chains (step 2 in the first run only);
-   the report gives each run (drain, ceiling, their ratio, every drain block with its
-   deliveries and share of the block's gas) and the median with the spread.
+5. The peer: ``--peer`` more sends delivered the way a Hyperlane-style relayer does, one
+   ``process`` per message with its own proof and signatures (bench/peer.py): its
+   transfers/s and gas per transfer beside ours, and the ratios.
+6. Steps 2 to 5 run ``--runs`` times on the same chains; the report gives each run (drain,
+   ceiling, their ratio, every drain block with its deliveries and share of the block's
+   gas; the peer) and the median with the spread.
    ``--busy N`` runs N cores of CPU load (stress-ng) beside the whole measurement.
 
 Prints a table and writes bench/reports/relay-<date>.md (relay-busyN-<date>.md with load).
@@ -58,6 +61,7 @@ from bench.harness import (
     summary,
     write_report,
 )
+from bench.peer import peer_drain
 from chains import devnet
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
@@ -277,6 +281,9 @@ async def drain(
             "cpu_seconds": usage.cpu_seconds,
             "block_list": drain_blocks,
             "all_full": all_but_last_full(drain_blocks),
+            # the relayer's own batches on a backlog (only its deliveries go to chain b here)
+            "gas_per_transfer": sum(blk["gas_used"] for blk in drain_blocks)
+            / max(sum(blk["deliveries"] for blk in drain_blocks), 1),
         }
     finally:
         await rpc_a.close()
@@ -416,6 +423,10 @@ def main() -> None:
     parser.add_argument(
         "--drain", type=int, default=20_000, help="backlog for the drain run (0: skip)"
     )
+    parser.add_argument(
+        "--peer", type=int, default=10_000,
+        help="backlog the peer (one process per message, bench/peer.py) delivers (0: skip)",
+    )  # fmt: skip
     parser.add_argument("--batch", type=int, default=100, help="relayer.batch_max_messages")
     parser.add_argument("--keep-log", type=Path, help="copy the relayer's log here")
     parser.add_argument(
@@ -465,7 +476,7 @@ async def run(lab: Lab, work: Path, args: argparse.Namespace, index: int = 0) ->
         poll_interval=0.2,
     )  # fmt: skip
     results: dict[str, Any] = {}
-    if index == 0 and args.transfers:
+    if args.transfers:
         results.update(await flat_out(lab, work, config_file, store, args))
     if args.drain:
         print(f"measuring the relayer draining a backlog of {args.drain:,} …")
@@ -473,8 +484,10 @@ async def run(lab: Lab, work: Path, args: argparse.Namespace, index: int = 0) ->
     if args.ceiling:
         print(f"measuring the chain's ceiling with {args.ceiling:,} pre-built deliveries …")
         results["ceiling"] = await ceiling(lab, args.ceiling)
-    # The peer baseline (bench/peer.py) runs here, after the ceiling, on the same chains:
-    # results["peer"] = await peer(lab, ...)
+    if args.peer:
+        # a Hyperlane-style relayer (one process per message) on the same chains, same run
+        print(f"measuring the peer (one process per message) with {args.peer:,} …")
+        results["peer"] = await peer_drain(lab, args.peer)
     return results
 
 
@@ -550,13 +563,15 @@ def print_and_report(
                 ),
             ]
     drain_lines, figures = drain_section(results, args)
+    flat_lines = flat_out_medians(results, figures)
+    peer_lines = peer_section(results, figures)
     if rows:
         width = max(len(k) for k, _ in rows)
         print()
         for key, value in rows:
             print(f"  {key:<{width}}  {value}")
     print()
-    for line in drain_lines:
+    for line in [*flat_lines, *drain_lines, *peer_lines]:
         print(f"  {line}")
     settings = (
         f"two anvil 1.7.1 chains, {args.block_time:g} s blocks, {args.gas_limit:,} gas per block, "
@@ -565,11 +580,12 @@ def print_and_report(
     lines = [*header, f"Settings: {settings}.", ""]
     if rows:
         lat = first["latencies"]
-        lines += ["## Flat out (first run)", "", "| measure | value |", "| --- | --- |"]
+        lines += ["## Flat out (the first run in detail)", "", "| measure | value |",
+                  "| --- | --- |"]  # fmt: skip
         lines += [f"| {k} | {v} |" for k, v in rows]
         lines += ["", f"p50 latency {percentile(lat, 50):.2f} s, p99 {percentile(lat, 99):.2f} s "
                   f"(block time {args.block_time:g} s).", ""]  # fmt: skip
-    lines += drain_lines
+    lines += [*flat_lines, *drain_lines, *peer_lines]
     name = f"relay-rate{args.rate:g}" if args.rate else "relay"
     if args.busy:
         name += f"-busy{args.busy}"
@@ -582,6 +598,83 @@ def report(name: str, title: str, lines: list[str], figures: dict[str, float]) -
     if "figures" in inspect.signature(write_report).parameters:
         return write_report(name, title, lines, figures=figures)  # type: ignore[call-arg]
     return write_report(name, title, lines)
+
+
+def flat_out_medians(results: list[dict[str, Any]], figures: dict[str, float]) -> list[str]:
+    """The flat-out figures of every run: the median and its spread."""
+    runs = [r for r in results if "delivery_rate" in r]
+    if not runs:
+        return []
+    p99 = [percentile(r["latencies"], 99) for r in runs]
+    figures["flat_out_per_second"] = statistics.median(r["delivery_rate"] for r in runs)
+    figures["flat_out_p99_seconds"] = statistics.median(p99)
+    return [
+        f"## Flat out, every run ({len(runs)})",
+        "",
+        "| figure | median (min-max) |",
+        "| --- | --- |",
+        f"| sustained delivery rate (10th-90th percentile) | "
+        f"{median_spread([r['delivery_rate'] for r in runs])} |",
+        f"| transfers per second, end to end | {median_spread([r['per_second'] for r in runs])} |",
+        f"| latency p99, dispatch block -> delivery block (s) | {median_spread(p99, '{:.2f}')} |",
+        f"| latency max (s) | {median_spread([max(r['latencies']) for r in runs], '{:.2f}')} |",
+        f"| gas per delivered transfer | {median_spread([r['gas_per_transfer'] for r in runs])} |",
+        f"| relayer CPU (s) | {median_spread([r['cpu_seconds'] for r in runs], '{:.1f}')} |",
+        f"| relayer peak RSS (MB) | {median_spread([r['peak_rss_mb'] for r in runs])} |",
+        "",
+    ]
+
+
+def peer_section(results: list[dict[str, Any]], figures: dict[str, float]) -> list[str]:
+    """The peer (one ``process`` per message) beside our drain, run by run, and the ratios."""
+    runs = [r for r in results if "peer" in r]
+    if not runs:
+        return []
+    lines = [
+        f"## A peer beside us: one `process` per message ({len(runs)} runs, bench/peer.py)",
+        "",
+        "A Hyperlane-style relayer: each message its own transaction with its own proof and "
+        "the checkpoint's signatures, every transaction signed before the first is sent and "
+        "sent right after a block (its best case); measured as the drain is.",
+        "",
+        "| run | peer/s | peer gas per transfer | our drain/s | ours / peer, rate "
+        "| our gas per transfer (the drain's batches) | ours / peer, gas |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    rates, gas, rate_ratio, gas_ratio = [], [], [], []
+    for n, r in enumerate(runs, 1):
+        p = r["peer"]
+        rates.append(p["per_second"])
+        gas.append(p["gas_per_transfer"])
+        ours = r.get("drain", {}).get("per_second")
+        our_gas = r.get("drain", {}).get("gas_per_transfer")
+        if ours:
+            rate_ratio.append(ours / p["per_second"])
+        if our_gas:
+            gas_ratio.append(our_gas / p["gas_per_transfer"])
+        lines.append(
+            f"| {n} | {p['per_second']:,.0f} | {p['gas_per_transfer']:,.0f} | "
+            + (f"{ours:,.0f} | {ours / p['per_second']:.2f} |" if ours else "- | - |")
+            + (
+                f" {our_gas:,.0f} | {our_gas / p['gas_per_transfer']:.2f} |"
+                if our_gas
+                else " - | - |"
+            )
+        )
+    lines += [
+        "",
+        f"Median: the peer {median_spread(rates)} transfers/s at {median_spread(gas)} gas each; "
+        f"ours / peer {median_spread(rate_ratio, '{:.2f}')} in rate and "
+        f"{median_spread(gas_ratio, '{:.2f}')} in gas per transfer.",
+        "",
+    ]
+    figures["peer_per_second"] = statistics.median(rates)
+    figures["peer_gas_per_transfer"] = statistics.median(gas)
+    if rate_ratio:
+        figures["ours_over_peer_rate"] = statistics.median(rate_ratio)
+    if gas_ratio:
+        figures["ours_over_peer_gas"] = statistics.median(gas_ratio)
+    return lines
 
 
 def flat_out_rows(r: dict[str, Any], args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -682,8 +775,6 @@ def drain_section(
         figures["ceiling_per_second"] = statistics.median(ceilings)
     if ratios:
         figures["drain_over_ceiling"] = statistics.median(ratios)
-    if "delivery_rate" in results[0]:
-        figures["flat_out_per_second"] = results[0]["delivery_rate"]
     return lines, figures
 
 
