@@ -75,45 +75,56 @@ def hexdata(fn: Any, m: Any) -> str:
     return "0x" + fn.encode(m.origin, m.nonce).hex()
 
 
-def count_delivered(store: Path, after_block: int | None = None) -> int:
+def count_delivered(
+    store: Path, after_block: int | None = None, dispatched_after: int | None = None
+) -> int:
     """Delivered transfers; with ``after_block``, only those delivered in a later block
-    (a later run's relayer finds the ceiling's transfers delivered, in no block of its own)."""
+    (a later run's relayer finds the ceiling's transfers delivered, in no block of its own);
+    with ``dispatched_after``, only those dispatched in a later origin block (this run's)."""
     if not store.exists():
         return 0
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         return int(
             db.execute(
                 "SELECT count(*) FROM messages WHERE status = 'delivered' AND kind = 1"
-                " AND (? IS NULL OR delivered_block > ?)",
-                (after_block, after_block),
+                " AND (? IS NULL OR delivered_block > ?) AND (? IS NULL OR dispatch_block > ?)",
+                (after_block, after_block, dispatched_after, dispatched_after),
             ).fetchone()[0]
         )
 
 
 async def wait_all_delivered(
-    store: Path, expected: int, within: float, after_block: int | None = None
+    store: Path,
+    expected: int,
+    within: float,
+    after_block: int | None = None,
+    dispatched_after: int | None = None,
 ) -> None:
     deadline = time.monotonic() + within
     done = 0
     while time.monotonic() < deadline:
-        done = await asyncio.to_thread(count_delivered, store, after_block)
+        done = await asyncio.to_thread(count_delivered, store, after_block, dispatched_after)
         if done >= expected:
             return
         await asyncio.sleep(0.5)
     raise RuntimeError(f"only {done} of {expected} transfers delivered in {within:g}s")
 
 
-def delivery_stats(store: Path) -> dict[str, Any]:
+def delivery_stats(store: Path, dispatched_after: int) -> dict[str, Any]:
+    """The transfers dispatched after origin block ``dispatched_after`` (this run's)."""
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         rows = db.execute(
             "SELECT dispatched_at, delivered_at, dispatch_block, delivered_block FROM messages "
             "WHERE status = 'delivered' AND kind = 1 AND delivered_at IS NOT NULL"
+            " AND dispatch_block > ?",
+            (dispatched_after,),
         ).fetchall()
         txs = [
             r[0]
             for r in db.execute(
-                "SELECT DISTINCT hash FROM txs"
-                " WHERE status = 'mined' AND purpose LIKE 'processBatch%'"
+                "SELECT DISTINCT deliver_tx FROM messages WHERE status = 'delivered'"
+                " AND kind = 1 AND dispatch_block > ? AND deliver_tx IS NOT NULL",
+                (dispatched_after,),
             )
         ]
     latencies = [d - s for s, d, _b0, _b1 in rows if d and s]
@@ -501,20 +512,27 @@ async def flat_out(
     signing = time.monotonic()
     raws = presign_transfers(lab, args.transfers, origin="a", destination="b", nonces=nonces)
     signing = time.monotonic() - signing
+    rpc_a = ChainRpc(a)
+    try:
+        head = await rpc_a.block_number()  # this run's transfers are dispatched after it
+    finally:
+        await rpc_a.close()
     relayer = RelayerProcess(lab, config_file, work / "relayer.log", profile=args.profile)
     try:
         await asyncio.sleep(3)
         print("dispatching …")
         push_seconds = await push(a.rpc_url, raws, rate=args.rate or None)
         sampler = asyncio.create_task(_sample(relayer))
-        await wait_all_delivered(store, args.transfers, within=max(300, args.transfers / 20))
+        await wait_all_delivered(
+            store, args.transfers, within=max(300, args.transfers / 20), dispatched_after=head
+        )
         sampler.cancel()
         usage = relayer.stop()
     finally:
         relayer.stop()
         if args.keep_log:
             args.keep_log.write_bytes((work / "relayer.log").read_bytes())
-    stats = delivery_stats(store)
+    stats = delivery_stats(store, head)
     gas, delivered_in_txs = await gas_of(
         lab.config.chain("b").rpc_url, lab.config.chain("b"), stats["txs"]
     )
