@@ -11,7 +11,7 @@ times eth_blockNumber and eth_getLogs while the node is busy.
 
 Each of ``--runs`` runs starts a fresh node per mode (automine, 1 s interval); the
 figures are the median with the spread. ``--profile FILE`` samples the node with
-py-spy during the last automine run and says where its time goes (executing the
+py-spy during the last run of each mode and says where its time goes (executing the
 transactions in py-evm, recovering their signatures, sealing blocks, answering
 JSON-RPC), which is what bounds the figures. Writes
 bench/reports/pyevm-throughput[-busy<N>]-<date>.md (and its .json).
@@ -179,13 +179,16 @@ MODES = (("automine", 0.0), ("interval 1s", 1.0))
 CATEGORIES = (
     ("recovering transaction signatures (secp256k1)",
      ("ecdsa_recover", "recover_public_key", "coincurve", "eth_keys", "get_sender", "sender (")),
-    ("sealing and storing blocks (state root, trie, receipts)",
-     ("seal_block", "_seal (", "record_block", "persist", "make_state_root", "hexary")),
+    ("sealing and storing blocks (state root, block and receipt tries)",
+     ("seal_block", "_seal (", "record_block", "persist", "make_state_root")),
     ("executing transactions in py-evm (EVM, state)",
      ("fill_block", "_fill (", "apply_transaction", "apply_all_transactions", "/eth/vm/")),
     ("eth_call and eth_estimateGas", ("execution.py",)),
-    ("JSON-RPC and HTTP (aiohttp, JSON, serializing)",
-     ("aiohttp", "methods.py", "serialize.py", "dispatch.py", "json")),
+    ("trie and RLP work seen without its caller (py-spy's partial stacks)",
+     ("/trie/", "hexary", "nibbles", "/rlp/", "serializable.py", "lists.py")),
+    ("JSON-RPC and HTTP (aiohttp, JSON, sockets)",
+     ("aiohttp", "methods.py", "serialize.py", "dispatch.py", "json", "_SelectorSocketTransport")),
+    ("the event loop waiting", ("EpollSelector.select", "_read_from_self")),
 )  # fmt: skip
 
 
@@ -238,7 +241,7 @@ def main() -> None:
     parser.add_argument("--txs", type=int, default=600)
     parser.add_argument("--senders", type=int, default=6)
     parser.add_argument(
-        "--profile", type=Path, help="py-spy the node in the last automine run (raw stacks here)"
+        "--profile", type=Path, help="py-spy the node in each mode's last run (FILE.<mode>.txt)"
     )
     add_run_options(parser)
     args = parser.parse_args()
@@ -254,8 +257,10 @@ def main() -> None:
     with busy:
         for k in range(1, args.runs + 1):
             for label, block_time in MODES:
-                last = k == args.runs and block_time == 0
-                result = run_mode(block_time, keys, args.txs, args.profile if last else None)
+                profile = None
+                if args.profile and k == args.runs:  # the last run of each mode
+                    profile = args.profile.with_suffix(f".{label.split()[0]}.txt")
+                result = run_mode(block_time, keys, args.txs, profile)
                 results[label].append(result)
                 print(
                     f"run {k} {label:12} {result['txs']:.0f} transfers in "
@@ -293,14 +298,18 @@ def report(
         "| --- | --- |",
         *(f"| {k} | {v} |" for k, v in rows),
     ]
-    if args.profile and args.profile.exists():
-        categories, leaves = profile_summary(args.profile)
-        lines += [
+    for label, _ in MODES if args.profile else ():
+        stacks = args.profile.with_suffix(f".{label.split()[0]}.txt")
+        if not stacks.exists():
+            continue
+        categories, leaves = profile_summary(stacks)
+        section = [
             "",
-            "## What bounds it",
+            f"## What bounds it: {label}",
             "",
-            f"py-spy sampled the node (200 Hz, raw stacks in {args.profile.name}) during the "
-            "last automine run; the share of its samples by what the stack was doing:",
+            f"py-spy sampled the node (200 Hz, non-blocking; raw stacks in {stacks.name}) "
+            f"during the last {label} run; the share of its samples by what the stack was "
+            "doing, first match from the top:",
             "",
             "| where the node's time goes | share |",
             "| --- | --- |",
@@ -312,7 +321,8 @@ def report(
             "| --- | --- |",
             *(f"| `{k}` | {v:.0%} |" for k, v in leaves),
         ]
-        print("\n".join(lines[-(len(categories) + len(leaves) + 10) :]))
+        lines += section
+        print("\n".join(section))
     figures = {
         f"{label.split()[0]}_tx_per_s": statistics.median(r["tx_per_s"] for r in runs)
         for label, runs in results.items()
