@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -422,10 +424,131 @@ def median_spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
     )
 
 
-def write_report(name: str, title: str, lines: Sequence[str]) -> Path:
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    path = REPORTS / f"{name}-{time.strftime('%Y-%m-%d')}.md"
-    path.write_text(f"# {title}\n\n" + "\n".join(lines) + "\n")
+DRIFT = 15.0  # a figure this many percent worse than the previous report's is flagged
+
+# how a figure's name says that less of it is better (seconds, CPU, memory, gas, blocks);
+# throughputs, rates and ratios (``per_s``, ``rate``, ``ratio``, ``pct``) are better higher
+_LOWER_WORDS = ("latency", "cpu", "rss", "memory", "seconds", "gas", "blocks", "lag", "_ms", "_mb")
+_HIGHER_WORDS = ("per_s", "per_second", "rate", "ratio", "pct", "throughput", "full")
+
+
+def lower_is_better(name: str) -> bool:
+    """Whether a smaller value of figure ``name`` is the better one (see ``_LOWER_WORDS``)."""
+    n = name.lower()
+    if any(w in n for w in _HIGHER_WORDS):
+        return False
+    return any(w in n for w in _LOWER_WORDS) or n.endswith("_s")
+
+
+def _provenance_field(lines: Sequence[str], key: str) -> str | None:
+    prefix = f"- {key}: "
+    return next((line[len(prefix) :] for line in lines if line.startswith(prefix)), None)
+
+
+def report_record(
+    name: str, lines: Sequence[str], figures: dict[str, float], date: str
+) -> dict[str, Any]:
+    """The JSON sidecar of a report: its figures and the provenance they were measured
+    under (read from the report's provenance lines; measured here when it has none)."""
+    load = _provenance_field(lines, "load beside it") or "unknown"
+    return {
+        "name": name,
+        "date": date,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": _provenance_field(lines, "commit") or commit(),
+        "machine": _provenance_field(lines, "machine") or describe_machine(),
+        "load": load.split("; load average")[0],  # what ran beside it, not the load average
+        "settings": _provenance_field(lines, "settings") or "",
+        "figures": {k: float(v) for k, v in figures.items()},
+    }
+
+
+def previous_record(
+    directory: Path, name: str, load: str, before: str | None = None
+) -> dict[str, Any] | None:
+    """The newest ``<name>-<date>.json`` in ``directory`` measured under ``load`` (dated on
+    or before ``before`` when given); None when there is none."""
+    pattern = re.compile(re.escape(name) + r"-(\d{4}-\d{2}-\d{2})\.json")
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    for path in directory.glob(f"{name}-*.json"):
+        match = pattern.fullmatch(path.name)
+        if match is None or (before is not None and match.group(1) > before):
+            continue
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("load") == load:
+            found.append((match.group(1), str(record.get("time", "")), record))
+    return max(found, key=lambda f: (f[0], f[1]))[2] if found else None
+
+
+def compare_figures(
+    current: dict[str, float], previous: dict[str, Any], *, drift: float = DRIFT
+) -> list[str]:
+    """The section comparing ``current`` figures with a ``previous`` record: each figure,
+    its previous value and the change in %, flagged when it is worse by more than ``drift``%."""
+    lines = [
+        f"## Against the previous report ({previous.get('date', '?')}, "
+        f"{previous.get('commit', '?')})",
+        "",
+        f"Same load beside it ({previous.get('load', '?')}); flagged: worse by more than "
+        f"{drift:g}%.",
+        "",
+        "| figure | now | previous | change | |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    before: dict[str, float] = previous.get("figures", {})
+    flagged = 0
+    for key, value in current.items():
+        old = before.get(key)
+        if old is None:
+            lines.append(f"| {key} | {value:,.4g} | - | new | |")
+            continue
+        change = (value - old) / abs(old) * 100 if old else (0.0 if value == old else math.inf)
+        worse = change > drift if lower_is_better(key) else change < -drift
+        flagged += worse
+        mark = "**worse**" if worse else ""
+        lines.append(f"| {key} | {value:,.4g} | {old:,.4g} | {change:+.1f}% | {mark} |")
+    for key in before.keys() - current.keys():
+        lines.append(f"| {key} | - | {before[key]:,.4g} | gone | |")
+    lines += ["", f"{flagged} figure(s) worse by more than {drift:g}%." if flagged else
+              f"No figure worse by more than {drift:g}%."]  # fmt: skip
+    return lines
+
+
+def write_report(
+    name: str,
+    title: str,
+    lines: Sequence[str],
+    *,
+    figures: dict[str, float] | None = None,
+    directory: Path | None = None,
+) -> Path:
+    """Write ``<name>-<date>.md``; with ``figures``, also ``<name>-<date>.json`` (the
+    figures, commit, machine, load, settings, date) and a section comparing them with the
+    newest earlier JSON of the same name measured under the same load, printed too."""
+    directory = REPORTS if directory is None else directory
+    directory.mkdir(parents=True, exist_ok=True)
+    date = time.strftime("%Y-%m-%d")
+    path = directory / f"{name}-{date}.md"
+    body = list(lines)
+    if figures is not None:
+        record = report_record(name, lines, figures, date)
+        previous = previous_record(directory, name, record["load"], before=date)
+        if previous is None:
+            section = [
+                "## Against the previous report",
+                "",
+                f"None: no earlier {name}-<date>.json measured under the same load "
+                f"({record['load']}).",
+            ]
+        else:
+            section = compare_figures(record["figures"], previous)
+        body += ["", *section]
+        print("\n" + "\n".join(section))
+        (directory / f"{name}-{date}.json").write_text(dumps(record) + "\n")
+    path.write_text(f"# {title}\n\n" + "\n".join(body) + "\n")
     return path
 
 
@@ -470,11 +593,14 @@ __all__ = [
     "add_run_options",
     "build_lab",
     "commit",
+    "compare_figures",
     "current_nonces",
     "describe_machine",
+    "lower_is_better",
     "median_spread",
     "percentile",
     "presign_transfers",
+    "previous_record",
     "provenance",
     "push",
     "summary",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,8 @@ def fan_out(*sinks: LogSink) -> LogSink:
 
 TARGET_LOGS = 2_000  # logs per eth_getLogs answer the indexer aims at
 INITIAL_CHUNK = 1  # blocks in the first request; doubles while answers stay small
+FAST_POLL = 0.02  # seconds between head polls while the next block is due
+DUE_LEAD = 0.1  # start polling fast this long before a block is due (timers run late)
 
 _RANGE_REFUSALS = (
     "range",
@@ -71,6 +74,10 @@ class IndexerState:
 
 class ChainIndexer:
     """Fetches confirmed logs of a chain's contracts and hands them to the sinks."""
+
+    # the head this indexer last saw move, and when (monotonic): the next block is due one
+    # block time later (``idle_sleep``)
+    _head_moved: tuple[int, float] = (-1, 0.0)
 
     def __init__(
         self,
@@ -120,7 +127,7 @@ class ChainIndexer:
                 self.log.warning("indexing failed; retrying", error=str(exc))
                 caught_up = True
             if caught_up:
-                await asyncio.sleep(self.poll_interval)
+                await asyncio.sleep(self.idle_sleep())
 
     async def step(self) -> bool:
         """One round: returns True when the cursor reached the confirmed head."""
@@ -156,6 +163,28 @@ class ChainIndexer:
             self.progress.notify_all()
         self._resize(end - cursor, len(logs))
         return end >= safe
+
+    def idle_sleep(self, now: float | None = None) -> float:
+        """How long to wait, caught up, before asking the head again: ``poll_interval``,
+        except from just before the next block is due (a block time after the head last
+        moved) until half a block time after, when the head is asked every ``FAST_POLL``.
+        A new block is then noticed within tens of milliseconds instead of up to a poll
+        interval later, which is most of what a transfer waits for beyond its confirmations
+        (bench/relay_latency.py); the cost is a few more ``eth_blockNumber`` a block."""
+        now = time.monotonic() if now is None else now
+        head, moved = self._head_moved
+        if self.state.head != head:
+            self._head_moved = (self.state.head, now)
+            moved = now
+        block_time = self.rpc.chain.block_time
+        if block_time <= 0:  # blocks on demand: nothing to expect
+            return self.poll_interval
+        due = moved + block_time
+        if now < due - DUE_LEAD:
+            return min(self.poll_interval, due - DUE_LEAD - now)
+        if now < due + block_time / 2:
+            return min(self.poll_interval, FAST_POLL)
+        return self.poll_interval
 
     def _resize(self, blocks: int, logs: int) -> None:
         """Aim the next chunk at about TARGET_LOGS logs (a busy chain's thousands of logs

@@ -1,0 +1,43 @@
+"""A caught-up indexer asks the head fast only while the next block is due, so a new block
+is noticed within tens of milliseconds (what a transfer's latency waits on) without polling
+fast all the time."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from relayer.daemon.indexer import DUE_LEAD, FAST_POLL, ChainIndexer
+
+
+def make(block_time: float, poll_interval: float = 0.5) -> ChainIndexer:
+    rpc = SimpleNamespace(name="a", chain=SimpleNamespace(block_time=block_time, chain_id=1))
+    return ChainIndexer(
+        rpc,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        addresses=[], sink=None, start_block=0, confirmations=1,  # type: ignore[arg-type]
+        poll_interval=poll_interval, chunk_blocks=100,
+    )  # fmt: skip
+
+
+def test_polls_fast_only_while_the_next_block_is_due() -> None:
+    indexer = make(block_time=1.0)
+    indexer.state.head = 10
+    # the head just moved: nothing is due for a block time, minus the lead
+    assert indexer.idle_sleep(now=100.0) == 0.5  # capped at the poll interval
+    assert abs(indexer.idle_sleep(now=100.6) - (1.0 - DUE_LEAD - 0.6)) < 1e-9
+    assert indexer.idle_sleep(now=100.95) == FAST_POLL  # due: ask every FAST_POLL
+    assert indexer.idle_sleep(now=101.4) == FAST_POLL  # late: keep asking for half a block
+    assert indexer.idle_sleep(now=101.6) == 0.5  # a stalled chain is not hammered
+    indexer.state.head = 11  # the block came: the next one is due a block time after
+    assert indexer.idle_sleep(now=101.7) == 0.5
+    assert indexer.idle_sleep(now=102.65) == FAST_POLL
+
+
+def test_never_sleeps_longer_than_the_poll_interval_nor_polls_fast_without_a_block_time() -> None:
+    slow = make(block_time=12.0, poll_interval=0.5)
+    slow.state.head = 1
+    assert slow.idle_sleep(now=0.0) == 0.5
+    on_demand = make(block_time=0.0)
+    on_demand.state.head = 1
+    assert on_demand.idle_sleep(now=0.0) == 0.5
+    assert on_demand.idle_sleep(now=0.99) == 0.5
