@@ -464,12 +464,9 @@ def report(runs: Sequence[dict[str, float]], args: argparse.Namespace, header: l
             f"blocks, {r['chain_seconds']:.0f} s (last block's timestamp - first's + a block time)"
             for i, r in enumerate(runs, 1)
         ],
-        "",
-        "Headline figures (medians): "
-        + ", ".join(f"{k} {v:,.0f}" for k, v in figures.items()) + ".",
     ]  # fmt: skip
     name = f"peer-busy{args.busy}" if args.busy else "peer"
-    path = write_report(name, "The peer: one process per message", lines)
+    path = write_report(name, "The peer: one process per message", lines, figures=figures)
     print(f"\nreport: {path}")
 
 

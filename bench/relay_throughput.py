@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import signal
 import sqlite3
 import statistics
@@ -607,15 +606,8 @@ def print_and_report(
     name = f"relay-rate{args.rate:g}" if args.rate else "relay"
     if args.busy:
         name += f"-busy{args.busy}"
-    path = report(name, "Relay throughput", lines, figures)
+    path = write_report(name, "Relay throughput", lines, figures=figures)
     print(f"\nreport: {path}")
-
-
-def report(name: str, title: str, lines: list[str], figures: dict[str, float]) -> Path:
-    """``write_report``, with the headline figures once the harness takes them."""
-    if "figures" in inspect.signature(write_report).parameters:
-        return write_report(name, title, lines, figures=figures)  # type: ignore[call-arg]
-    return write_report(name, title, lines)
 
 
 def flat_out_medians(results: list[dict[str, Any]], figures: dict[str, float]) -> list[str]:
