@@ -147,7 +147,7 @@ def steady_rate(times: list[float]) -> float:
         return float("nan")
     low, high = percentile(times, 10), percentile(times, 90)
     if high <= low:
-        return float("inf")
+        return float("nan")  # all in one block: too few blocks to tell a sustained rate
     inside = sum(1 for t in times if low <= t <= high)
     return inside / (high - low)
 
