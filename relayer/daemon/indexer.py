@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from relayer.chain.logs import Log as Log  # re-exported: the stages name them here
 from relayer.chain.logs import LogSink as LogSink
@@ -44,6 +45,16 @@ def fan_out(*sinks: LogSink) -> LogSink:
 
 TARGET_LOGS = 2_000  # logs per eth_getLogs answer the indexer aims at
 INITIAL_CHUNK = 1  # blocks in the first request; doubles while answers stay small
+
+
+def next_chunk(chunk: int, max_chunk: int, blocks: int, logs: int) -> int:
+    """The blocks of the next request after ``blocks`` blocks answered with ``logs`` logs:
+    about TARGET_LOGS logs (a busy chain's thousands of logs a block would otherwise come
+    back as one huge response), growing at most twice, never past ``max_chunk``.
+    bench/index_backfill.py's node-speed client follows the same rule."""
+    by_density = max_chunk if logs == 0 else max(1, TARGET_LOGS * blocks // logs)
+    return max(1, min(max_chunk, chunk * 2, by_density))
+
 
 _RANGE_REFUSALS = (
     "range",
@@ -100,11 +111,20 @@ class ChainIndexer:
         self.state = IndexerState()
         self._position: tuple[int, str] | None = None  # (block, hash) this indexer reached
         self._resumed = False
+        # the next chunk's eth_getLogs, asked while this chunk is decoded and stored: the
+        # node works on it meanwhile (docs/architecture.md, "Indexing")
+        self._ahead: tuple[int, int, asyncio.Task[list[dict[str, Any]]]] | None = None
         self.progress = asyncio.Condition()
         self.log = get_logger("indexer", chain=rpc.name)
 
     async def run(self) -> None:
         """Index until cancelled. A deep reorg stops this chain's indexing for good."""
+        try:
+            await self._run()
+        finally:
+            self._drop_ahead()
+
+    async def _run(self) -> None:
         while True:
             # while the chain's watcher finds it unreachable, wait for it to answer
             await self.rpc.health.wait_answering()
@@ -140,10 +160,14 @@ class ChainIndexer:
         if safe <= cursor:
             self._set_cursor(cursor)
             return True
-        end = min(safe, cursor + self.chunk)
-        logs = await self._logs(cursor + 1, end)
+        ahead = await self._take_ahead(cursor + 1, safe)
+        end = ahead[0] if ahead else min(safe, cursor + self.chunk)
+        logs = ahead[1] if ahead else await self._logs(cursor + 1, end)
         if logs is None:
             return False  # the chunk shrank; try again at once
+        self._resize(end - cursor, len(logs))
+        if end < safe:  # far behind: the node reads the next chunk while this one is stored
+            self._ask_ahead(end + 1, min(safe, end + self.chunk))
         blocks = sorted({int(log["blockNumber"], 16) for log in logs} | {end})
         headers = await self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
         times = {int(h["number"], 16): int(h["timestamp"], 16) for h in headers if h}
@@ -154,14 +178,37 @@ class ChainIndexer:
         self._set_cursor(end)
         async with self.progress:
             self.progress.notify_all()
-        self._resize(end - cursor, len(logs))
         return end >= safe
 
     def _resize(self, blocks: int, logs: int) -> None:
-        """Aim the next chunk at about TARGET_LOGS logs (a busy chain's thousands of logs
-        a block would otherwise come back as one huge response), growing at most twice."""
-        by_density = self.max_chunk if logs == 0 else max(1, TARGET_LOGS * blocks // logs)
-        self.chunk = max(1, min(self.max_chunk, self.chunk * 2, by_density))
+        self.chunk = next_chunk(self.chunk, self.max_chunk, blocks, logs)
+
+    def _ask_ahead(self, start: int, end: int) -> None:
+        self._drop_ahead()
+        task = asyncio.create_task(self.rpc.logs(self.addresses, start, end))
+        self._ahead = (start, end, task)
+
+    async def _take_ahead(self, start: int, safe: int) -> tuple[int, list[Log]] | None:
+        """The chunk asked ahead, if it is the one that comes next: its end and logs. One
+        that failed is asked again the usual way (``_logs``: a refused range shrinks there,
+        other errors count as before)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        first, end, task = ahead
+        if first != start or end > safe:
+            _cancel(task)
+            return None
+        try:
+            logs = await task
+        except ChainError:
+            return None
+        return end, self._ordered(logs)
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            _cancel(self._ahead[2])
+            self._ahead = None
 
     async def resume(self) -> None:
         """Start from the store's cursor (``start_block`` without one).
@@ -201,6 +248,11 @@ class ChainIndexer:
                 self.log.info("node refused a log range; shrinking", blocks=self.chunk)
                 return None
             raise
+        return self._ordered(logs)
+
+    @staticmethod
+    def _ordered(logs: list[dict[str, Any]]) -> list[Log]:
+        """In chain order, without the logs a node marks removed."""
         logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
         return [log for log in logs if not log.get("removed")]
 
@@ -210,3 +262,12 @@ class ChainIndexer:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds):
                     await self.progress.wait()
+
+
+def _cancel(task: asyncio.Task[list[dict[str, Any]]]) -> None:
+    """Drop a chunk asked ahead; one that already failed has its error read (not warned of)."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+    else:
+        task.cancel()

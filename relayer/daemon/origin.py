@@ -7,6 +7,7 @@ logs into store rows: dispatched messages, deliveries by anyone, bounces.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,8 +16,8 @@ from eth_utils.address import to_checksum_address
 from relayer.chain import contracts
 from relayer.core.hashing import keccak256
 from relayer.core.merkle import MessageTree
-from relayer.core.message import decode_message
-from relayer.daemon.policy import DeliveryPolicy
+from relayer.core.message import HEADER, HEADER_LENGTH
+from relayer.daemon.policy import DeliveryPolicy, Verdict
 from relayer.errors import ChainError
 from relayer.store import ChainEvent, NewMessage, Store
 from relayer.telemetry.logging import get_logger
@@ -120,12 +121,14 @@ class MailboxSink:
         if new:
             ignored = self._ignored(new)
             await self.store.add_messages(new, ignored)
-            if self.metrics:
-                for message in new:
-                    lane = (self.chain_name, self._name(message.destination))
-                    self.metrics.dispatched.labels(*lane).inc()
-                    if message.id in ignored:
-                        self.metrics.ignored.labels("->".join(lane)).inc()
+            if self.metrics:  # counted by lane, once a chunk (a backfill's chunk is thousands)
+                dispatched = Counter(m.destination for m in new)
+                skipped = Counter(m.destination for m in new if m.id in ignored)
+                for destination, count in dispatched.items():
+                    lane = (self.chain_name, self._name(destination))
+                    self.metrics.dispatched.labels(*lane).inc(count)
+                    if skipped[destination]:
+                        self.metrics.ignored.labels("->".join(lane)).inc(skipped[destination])
         if deliveries:
             await self.store.mark_delivered(deliveries)
         if events:
@@ -136,8 +139,12 @@ class MailboxSink:
         if self.policy is None:
             return {}
         ignored: dict[bytes, str] = {}
+        verdicts: dict[tuple[int, int, bytes, bytes], Verdict] = {}  # a chunk has few routes
         for m in new:
-            verdict = self.policy.verdict(m.origin, m.destination, m.sender, m.recipient)
+            route = (m.origin, m.destination, m.sender, m.recipient)
+            verdict = verdicts.get(route)
+            if verdict is None:
+                verdict = verdicts[route] = self.policy.verdict(*route)
             if not verdict.carried:
                 ignored[m.id] = verdict.reason
         if ignored:
@@ -165,21 +172,20 @@ class MailboxSink:
         if topic == self._dispatch_topic:
             block = int(log["blockNumber"], 16)
             data = bytes.fromhex(log["data"][2:])
-            length = int.from_bytes(data[64:96], "big")
-            raw = data[96 : 96 + length]
-            message = decode_message(raw)
+            raw = self._dispatched(data)
             message_id = bytes.fromhex(topics[1][2:])
             if keccak256(raw) != message_id:
                 raise TreeMismatch(f"chain {self.chain_name}: a Dispatch log's id does not match")
-            kind, ref = _kind_and_ref(message.body)
+            _version, nonce, origin, sender, destination, recipient = HEADER.unpack_from(raw)
+            kind, ref = _kind_and_ref(raw, HEADER_LENGTH)
             new.append(
                 NewMessage(
                     id=message_id,
-                    origin=message.origin,
-                    nonce=message.nonce,
-                    destination=message.destination,
-                    sender=message.sender,
-                    recipient=message.recipient,
+                    origin=origin,
+                    nonce=nonce,
+                    destination=destination,
+                    sender=sender,
+                    recipient=recipient,
                     raw=raw,
                     kind=kind,
                     ref=ref,
@@ -198,6 +204,24 @@ class MailboxSink:
                     float(times.get(block, 0)),
                 )
             )
+
+    def _dispatched(self, data: bytes) -> bytes:
+        """The message bytes of a Dispatch log's data, ``abi.encode(uint32 nonce, bytes
+        message)``, sliced at its fixed layout (nonce word, offset word 0x40, length word,
+        message) with every word checked, and the message's own nonce matching the log's."""
+        length = int.from_bytes(data[64:96], "big") if len(data) >= 96 else -1
+        raw = data[96 : 96 + length]
+        if (
+            length < HEADER_LENGTH
+            or len(raw) != length
+            or data[32:64] != _OFFSET_WORD
+            or data[:28] != bytes(28)
+            or data[28:32] != raw[1:5]
+        ):
+            raise TreeMismatch(
+                f"chain {self.chain_name}: a Dispatch log's data is not abi.encode(nonce, message)"
+            )
+        return raw
 
     def _bridge_log(self, log: Mapping[str, Any], events: list[ChainEvent]) -> None:
         """Keep the bridge's rare events (bounces and returns); every transfer's own
@@ -225,14 +249,19 @@ class MailboxSink:
                 self.metrics.bounced.labels(origin_name, self.chain_name).inc()
 
 
-def _kind_and_ref(body: bytes) -> tuple[int | None, bytes | None]:
-    """The body's kind word, and for a Return the id of the transfer it gives back."""
-    if len(body) < 32 or any(body[:31]):
+def _kind_and_ref(raw: bytes, start: int = 0) -> tuple[int | None, bytes | None]:
+    """The kind word of the body at ``raw[start:]``, and for a Return the id of the
+    transfer it gives back (read in place: a backfill reads thousands a second)."""
+    if len(raw) - start < 32 or raw[start : start + 31] != _ZERO_31:
         return None, None
-    kind = body[31]
-    if kind == 2 and len(body) >= 160:
-        return kind, body[128:160]
+    kind = raw[start + 31]
+    if kind == 2 and len(raw) - start >= 160:
+        return kind, raw[start + 128 : start + 160]
     return kind, None
+
+
+_ZERO_31 = bytes(31)
+_OFFSET_WORD = (64).to_bytes(32, "big")  # where abi.encode(uint32, bytes) puts the bytes
 
 
 def _event_key(values: Mapping[str, Any]) -> bytes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
@@ -157,6 +157,12 @@ class SqliteTx(Tx):
 
     async def fetch(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         return await self._step(lambda db: db.execute(sql, params).fetchall())
+
+    async def insert_rows(self, into: str, rows: Sequence[Params], *, tail: str = "") -> int:
+        if not rows:
+            return 0
+        sql = f"INSERT INTO {into} VALUES ({', '.join('?' * len(rows[0]))}) {tail}"
+        return await self._step(lambda db: db.executemany(sql, rows).rowcount)
 
 
 class SqliteStore(SqlStore):
