@@ -104,6 +104,7 @@ class MailboxSink:
             if self.bridge_abi is not None
             else set()
         )
+        self._held: list[NewMessage] = []  # read, not yet written: see flush
         self.log = get_logger("indexer", chain=chain_name)
 
     async def __call__(self, logs: Sequence[Mapping[str, Any]], times: Mapping[int, int]) -> None:
@@ -118,21 +119,35 @@ class MailboxSink:
                 self._bridge_log(log, events)
         for message in new:
             self.origin.add(message.nonce, message.id)
-        if new:
-            ignored = self._ignored(new)
-            await self.store.add_messages(new, ignored)
-            if self.metrics:  # counted by lane, once a chunk (a backfill's chunk is thousands)
-                dispatched = Counter(m.destination for m in new)
-                skipped = Counter(m.destination for m in new if m.id in ignored)
-                for destination, count in dispatched.items():
-                    lane = (self.chain_name, self._name(destination))
-                    self.metrics.dispatched.labels(*lane).inc(count)
-                    if skipped[destination]:
-                        self.metrics.ignored.labels("->".join(lane)).inc(skipped[destination])
+        self._held += new
         if deliveries:
             await self.store.mark_delivered(deliveries)
         if events:
             await self.store.add_events(events)
+
+    def held(self) -> int:
+        """Dispatched messages read but not yet written (the indexer says when: ``flush``)."""
+        return len(self._held)
+
+    async def flush(self) -> None:
+        """Write the messages held, in one transaction; kept for the next try if it fails."""
+        new, self._held = self._held, []
+        if not new:
+            return
+        try:
+            ignored = self._ignored(new)
+            await self.store.add_messages(new, ignored)
+        except BaseException:
+            self._held = new + self._held
+            raise
+        if self.metrics:  # counted by lane, once a write (a backfill's write is thousands)
+            dispatched = Counter(m.destination for m in new)
+            skipped = Counter(m.destination for m in new if m.id in ignored)
+            for destination, count in dispatched.items():
+                lane = (self.chain_name, self._name(destination))
+                self.metrics.dispatched.labels(*lane).inc(count)
+                if skipped[destination]:
+                    self.metrics.ignored.labels("->".join(lane)).inc(skipped[destination])
 
     def _ignored(self, new: Sequence[NewMessage]) -> dict[bytes, str]:
         """The messages the delivery policy does not carry, with the reason."""
