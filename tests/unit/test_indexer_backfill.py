@@ -59,7 +59,7 @@ async def test_held_rows_are_written_before_the_cursor_passes_them(tmp_path: Pat
         await set_cursor(chain_id, block, block_hash, recent)
 
     store.set_cursor = checked  # type: ignore[method-assign]
-    indexer = make(chain, store, fan_out(sink), chunk=8)
+    indexer = make(chain, store, fan_out(sink), chunk=8)  # type: ignore[arg-type]
     await catch_up(indexer)
     assert cursors and cursors[-1] == 298
     assert sink.seen == sink.written == [n for n in range(1, 299) for _ in range(3)]
