@@ -141,6 +141,8 @@ class ChainIndexer:
         # the next chunk's eth_getLogs, asked while this chunk is decoded and stored: the
         # node works on it meanwhile (docs/architecture.md, "Indexing")
         self._ahead: tuple[int, int, asyncio.Task[list[dict[str, Any]]]] | None = None
+        self._writing: asyncio.Task[None] | None = None  # held rows and cursor on their way
+        self._stored: tuple[int, str] | None = None  # the cursor this indexer last wrote
         self.progress = asyncio.Condition()
         self.log = get_logger("indexer", chain=rpc.name)
 
@@ -150,6 +152,9 @@ class ChainIndexer:
             await self._run()
         finally:
             self._drop_ahead()
+            if self._writing is not None:  # the cursor stays below the rows it did not store
+                self._writing.cancel()
+                self._writing = None
 
     async def _run(self) -> None:
         while True:
@@ -185,6 +190,9 @@ class ChainIndexer:
             cursor = stored[0]
             await self._check_canonical(stored)
         if safe <= cursor:
+            await self._written()
+            if stored is not None and stored != self._stored:  # rows held when the head fell
+                await self._write(*stored)
             self._set_cursor(cursor)
             return True
         ahead = await self._take_ahead(cursor + 1, safe)
@@ -204,12 +212,30 @@ class ChainIndexer:
         held = _held(self.sink)
         if end < safe and held is not None and held < HOLD_ROWS:
             return False  # far behind: the rows and the cursor are written together later
-        await _flush(self.sink)  # every row below ``end`` is stored before the cursor moves
+        await self._written()  # one write at a time, in chain order
+        if end < safe and held is not None:
+            # far behind: the rows go to the store (SQLite's thread) while the next chunks
+            # are read and decoded; the cursor follows them in the same write
+            self._writing = asyncio.create_task(self._write(end, end_hash))
+            return False
+        await self._write(end, end_hash)
+        return end >= safe
+
+    async def _write(self, end: int, end_hash: str) -> None:
+        """The sink's held rows, then the cursor at ``end``: a row is never below a cursor
+        that was stored without it (a crash in between reads the chunk again)."""
+        await _flush(self.sink)
         await self.store.set_cursor(self.rpc.chain.chain_id, end, end_hash, [(end, end_hash)])
+        self._stored = (end, end_hash)
         self._set_cursor(end)
         async with self.progress:
             self.progress.notify_all()
-        return end >= safe
+
+    async def _written(self) -> None:
+        """Wait for the write left running in the background; its error is raised here."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            await writing
 
     def _resize(self, blocks: int, logs: int) -> None:
         self.chunk = next_chunk(self.chunk, self.max_chunk, blocks, logs)
@@ -248,7 +274,7 @@ class ChainIndexer:
         sharing the store may move the cursor meanwhile, but never past messages it has
         not stored yet, so the tree then holds every leaf below where indexing starts.
         """
-        self._position = await self.store.cursor(self.rpc.chain.chain_id)
+        self._position = self._stored = await self.store.cursor(self.rpc.chain.chain_id)
         self._resumed = True
 
     def _set_cursor(self, cursor: int) -> None:
