@@ -1,43 +1,62 @@
-"""Indexing speed and memory when a relayer starts far behind.
+"""Indexing speed and memory when a relayer starts far behind, beside the node's own speed.
 
-    .venv/bin/python -m bench.index_backfill [--messages 100000] [--per-tx 1000]
+    .venv/bin/python -m bench.index_backfill [--messages 100000] [--per-tx 1500]
+        [--runs 3] [--busy 0] [--profile FILE]
 
-Builds a backlog on chain a of an anvil devnet (a small contract dispatches
-``--per-tx`` messages per transaction to a domain no lane serves, so the relayer only
-indexes them), then starts ``stbridge run`` and measures how fast it indexes the
-backlog (Dispatch logs per second, from its start to the last row in its store) and
-its peak RSS with every message tracked (store rows plus the mirrored tree). With
-``--messages 1000000`` it is the memory figure for a million tracked messages.
+1. A backlog, built once on chain a of an anvil devnet: a small contract dispatches
+   ``--per-tx`` messages a transaction, one transaction a block, to a domain no lane
+   serves, so the relayer only indexes them.
+2. ``--runs`` times, each from a fresh store and a new ``stbridge run`` process:
+   - the relayer: Dispatch logs per second from its process start to the last row in
+     its store (and from its first row to its last, the indexing alone), its CPU
+     seconds, and its peak RSS once every message is tracked (store rows and tree);
+   - the ceiling: a minimal client reads the same backlog from the same node, the same
+     block range and the same chunks as the relayer's indexer (``next_chunk``: one block
+     first, then about TARGET_LOGS logs a request), one request after the other on one
+     keep-alive HTTP connection. It reads each answer's bytes and counts the logs in
+     them (occurrences of ``"logIndex"``, no JSON decoding), nothing else: how fast the
+     node serves the backlog, which bounds any indexer.
+3. Median and spread over the runs; with ``--busy N``, N cores of stress-ng beside the
+   runs (not beside building the backlog).
 
-Prints the figures and writes bench/reports/index-backfill-<date>.md.
+Prints the figures and writes bench/reports/index-backfill-<messages>-<date>.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from bench.harness import (
     ROOT,
+    Busy,
     Lab,
     RelayerProcess,
+    add_run_options,
     build_lab,
-    describe_machine,
+    median_spread,
+    provenance,
     require_py_spy,
     write_report,
 )
 from chains import devnet
 from relayer.chain.rpc import ChainRpc
 from relayer.chain.wallet import Wallet
+from relayer.daemon.indexer import INITIAL_CHUNK, TARGET_LOGS, next_chunk
 
 UNSERVED_DOMAIN = 99_999  # no lane: the relayer indexes these messages and leaves them
+LOG_CHUNK_BLOCKS = 2_000  # the relayer's log_chunk_blocks, and the client's largest request
 
 
 def compile_fixtures(out: Path) -> dict[str, dict[str, object]]:
@@ -47,8 +66,8 @@ def compile_fixtures(out: Path) -> dict[str, dict[str, object]]:
 
 async def build_backlog(
     lab: Lab, work: Path, messages: int, per_tx: int, per_block: int = 1
-) -> float:
-    """Dispatch ``messages`` on chain a; returns the seconds it took."""
+) -> tuple[float, int]:
+    """Dispatch ``messages`` on chain a; returns the seconds it took and the last block."""
     from eth_abi.abi import encode
 
     from relayer.core.hashing import keccak256
@@ -57,6 +76,7 @@ async def build_backlog(
     chain = lab.config.chain("a")
     rpc = ChainRpc(chain, timeout=120)
     wallet = Wallet(rpc, lab.config.accounts.deployer)
+    last_block = 0
     try:
         sent = await wallet.send(
             None, bytes.fromhex(str(spammer["bytecode"])[2:]), what="deploy spammer"
@@ -76,28 +96,129 @@ async def build_backlog(
                 ["address", "uint32", "uint256", "bytes"], [mailbox, UNSERVED_DOMAIN, n, body]
             )
             pending.append(await wallet.send(address, data, what="spam", gas=60_000 + 30_000 * n))
-            if len(pending) >= per_block:  # a busy layer-2's density, not one giant block
-                await wallet.wait(pending, within=600)
+            if len(pending) >= per_block or not remaining:  # a busy layer-2's density
+                for r in await wallet.wait(pending, within=600):
+                    last_block = max(last_block, int(str(r["blockNumber"]), 16))
                 pending = []
-        if pending:
-            await wallet.wait(pending, within=600)
-        return time.monotonic() - started
+        return time.monotonic() - started, last_block
     finally:
         await rpc.close()
 
 
-def indexed(store: Path) -> int:
+def stored_rows(store: Path) -> int:
+    """Rows in the relayer's store: the backlog's, as the store holds nothing else. Reads
+    the table's last rowid (no scan), so polling costs the relayer nothing."""
     if not store.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
-            return int(
-                db.execute(
-                    "SELECT count(*) FROM messages WHERE destination = ?", (UNSERVED_DOMAIN,)
-                ).fetchone()[0]
-            )
+            return int(db.execute("SELECT coalesce(max(rowid), 0) FROM messages").fetchone()[0])
     except sqlite3.Error:
         return 0
+
+
+def backlog_rows(store: Path) -> int:
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
+        return int(
+            db.execute(
+                "SELECT count(*) FROM messages WHERE destination = ?", (UNSERVED_DOMAIN,)
+            ).fetchone()[0]
+        )
+
+
+@dataclass
+class Ceiling:
+    seconds: float
+    logs: int
+    requests: int
+    megabytes: float
+
+    @property
+    def rate(self) -> float:
+        return self.logs / self.seconds
+
+
+def read_like_the_indexer(url: str, addresses: list[str], first: int, last: int) -> Ceiling:
+    """The node-speed client: ``eth_getLogs`` over ``first..last`` in the indexer's chunks,
+    one keep-alive connection, each answer read as bytes and its logs counted, no more."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=300)
+    chunk, start, logs, requests, size = INITIAL_CHUNK, first, 0, 0, 0
+    started = time.perf_counter()
+    try:
+        while start <= last:
+            end = min(last, start + chunk - 1)
+            query = {"address": addresses, "fromBlock": hex(start), "toBlock": hex(end)}
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": requests, "method": "eth_getLogs", "params": [query]}
+            ).encode()
+            conn.request("POST", parts.path or "/", body, {"Content-Type": "application/json"})
+            answer = conn.getresponse().read()
+            if b'"result"' not in answer[:64]:
+                raise RuntimeError(f"the node refused eth_getLogs: {answer[:300]!r}")
+            count = answer.count(b'"logIndex"')
+            logs, requests, size = logs + count, requests + 1, size + len(answer)
+            chunk = next_chunk(chunk, LOG_CHUNK_BLOCKS, end - start + 1, count)
+            start = end + 1
+    finally:
+        conn.close()
+    return Ceiling(time.perf_counter() - started, logs, requests, size / 1e6)
+
+
+@dataclass
+class Run:
+    from_start: float  # process start to the last row
+    indexing: float  # first row seen to the last row
+    indexing_rows: int  # the rows stored in that span
+    cpu: float
+    rss: float
+    ceiling: Ceiling
+
+    def rate(self, messages: int) -> float:
+        return messages / self.from_start
+
+    def indexing_rate(self) -> float:
+        return self.indexing_rows / self.indexing
+
+
+def run_relayer(lab: Lab, work: Path, k: int, messages: int, profile: Path | None) -> Run:
+    """One relayer process on a fresh store, until every message is in it."""
+    store = work / f"relayer-{k}.db"
+    config_file = lab.relayer_config_file(
+        work / f"relayer-{k}.toml", store, log_chunk_blocks=LOG_CHUNK_BLOCKS
+    )
+    started = time.monotonic()
+    relayer = RelayerProcess(lab, config_file, work / f"relayer-{k}.log", profile=profile)
+    try:
+        first: tuple[float, int] | None = None
+        last_count, last_change = 0, time.monotonic()
+        while True:
+            relayer.sample()
+            count = stored_rows(store)
+            now = time.monotonic()
+            if count != last_count:
+                last_count, last_change = count, now
+                if first is None:
+                    first = (now, count)
+            if count >= messages:
+                break
+            if now - last_change > 120:
+                raise RuntimeError(f"indexing stalled at {count:,} of {messages:,}")
+            if relayer.proc.poll() is not None:
+                raise RuntimeError(f"the relayer exited; see {work / f'relayer-{k}.log'}")
+            time.sleep(0.05)
+        done = time.monotonic()
+        time.sleep(3)  # let it settle with everything tracked, then read its memory
+        usage = relayer.stop()
+    finally:
+        relayer.stop()
+    if backlog_rows(store) != messages:
+        raise RuntimeError(f"the store holds {backlog_rows(store):,} of {messages:,} messages")
+    assert first is not None
+    indexing = max(done - first[0], 1e-3)
+    placeholder = Ceiling(1.0, 0, 0, 0.0)
+    return Run(done - started, indexing, messages - first[1], usage.cpu_seconds,
+               usage.peak_rss_mb, placeholder)  # fmt: skip
 
 
 def main() -> None:
@@ -114,64 +235,117 @@ def main() -> None:
         "--gas-limit", type=int, default=600_000_000, help="per block, to build the backlog fast"
     )
     parser.add_argument(
-        "--profile", type=Path, help="write py-spy's collapsed stacks of the relayer here"
+        "--profile", type=Path, help="write py-spy's collapsed stacks of the first run's relayer"
     )
+    add_run_options(parser)
     args = parser.parse_args()
+    if args.runs < 1 or args.messages < 1:
+        raise SystemExit("--runs and --messages take a number of 1 or more")
     if args.profile:
         require_py_spy()
+    busy = Busy(args.busy)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    head = provenance(args, busy=busy)
+    runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="stbridge-backfill-") as tmp:
         work = Path(tmp)
         lab = build_lab(work, block_time=0.25, gas_limit=args.gas_limit)
         try:
             print(f"dispatching {args.messages:,} messages on chain a …")
-            backlog_seconds = asyncio.run(build_backlog(lab, work, args.messages, args.per_tx))
-            print(f"backlog built in {backlog_seconds:.0f} s; starting the relayer …")
-            store = work / "relayer.db"
-            config_file = lab.relayer_config_file(
-                work / "relayer.toml", store, log_chunk_blocks=2_000
+            backlog_seconds, last_block = asyncio.run(
+                build_backlog(lab, work, args.messages, args.per_tx)
             )
-            started = time.monotonic()
-            relayer = RelayerProcess(lab, config_file, work / "relayer.log", profile=args.profile)
-            try:
-                last_count, last_change = 0, time.monotonic()
-                while True:
-                    relayer.sample()
-                    count = indexed(store)
-                    if count != last_count:
-                        last_count, last_change = count, time.monotonic()
-                    if count >= args.messages:
-                        break
-                    if time.monotonic() - last_change > 120:
-                        raise RuntimeError(f"indexing stalled at {count:,} of {args.messages:,}")
-                    time.sleep(0.5)
-                elapsed = time.monotonic() - started
-                time.sleep(3)  # let it settle with everything tracked, then read its memory
-                usage = relayer.stop()
-            finally:
-                relayer.stop()
+            deployed = lab.deployment.chain("a")
+            addresses = [deployed.address("Mailbox")] + [
+                deployed.contracts[n]
+                for n in ("TokenBridge", "HashedTimelock")
+                if n in deployed.contracts
+            ]  # fmt: skip: what the relayer's indexer asks for
+            url = lab.config.chain("a").rpc_url
+            print(f"backlog built in {backlog_seconds:.0f} s (blocks to {last_block})")
+            with busy:
+                for k in range(args.runs):
+                    print(f"run {k + 1}/{args.runs}: the relayer …")
+                    run = run_relayer(lab, work, k, args.messages, args.profile if k == 0 else None)
+                    print("  … and the node-speed client")
+                    run.ceiling = read_like_the_indexer(
+                        url, addresses, deployed.start_block, last_block
+                    )
+                    if run.ceiling.logs < args.messages:
+                        raise RuntimeError(
+                            f"the client read {run.ceiling.logs:,} logs, not {args.messages:,}"
+                        )
+                    runs.append(run)
+                    print(
+                        f"  relayer {run.rate(args.messages):,.0f} logs/s from its start "
+                        f"({run.indexing_rate():,.0f}/s indexing alone), CPU {run.cpu:.1f} s, "
+                        f"peak RSS {run.rss:.0f} MB; ceiling {run.ceiling.rate:,.0f} logs/s"
+                    )
         finally:
             devnet.down(lab.home)
-    rate = args.messages / elapsed
+
+    n = args.messages
     rows = [
-        ("messages behind at start", f"{args.messages:,}"),
-        ("time to index them (from process start)", f"{elapsed:.1f} s"),
-        ("Dispatch logs indexed per second", f"{rate:,.0f}"),
-        ("relayer CPU", f"{usage.cpu_seconds:.1f} s"),
-        ("relayer peak RSS with all of them tracked", f"{usage.peak_rss_mb:.0f} MB"),
-    ]
+        ("messages behind at start", f"{n:,}"),
+        ("ceiling: the node-speed client, logs/s",
+         median_spread([r.ceiling.rate for r in runs])),
+        ("relayer, logs/s from its process start", median_spread([r.rate(n) for r in runs])),
+        ("relayer / ceiling", median_spread([r.rate(n) / r.ceiling.rate for r in runs],
+                                            "{:.0%}")),
+        ("relayer, logs/s from its first row to its last (indexing alone)",
+         median_spread([r.indexing_rate() for r in runs])),
+        ("indexing alone / ceiling",
+         median_spread([r.indexing_rate() / r.ceiling.rate for r in runs], "{:.0%}")),
+        ("relayer time from process start", median_spread([r.from_start for r in runs],
+                                                          "{:.1f} s")),
+        ("relayer CPU", median_spread([r.cpu for r in runs], "{:.1f} s")),
+        ("relayer peak RSS with all of them tracked", median_spread([r.rss for r in runs],
+                                                                   "{:.0f} MB")),
+        ("client: requests, MB read", f"{runs[0].ceiling.requests:,}, "
+         f"{runs[0].ceiling.megabytes:,.0f} MB"),
+    ]  # fmt: skip
     width = max(len(k) for k, _ in rows)
     print()
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
-    settings = (
-        f"anvil 0.25 s blocks of {args.gas_limit:,} gas, a backlog of {args.per_tx} Dispatch "
-        f"logs a block, relayer with SQLite; machine: {describe_machine()}"
-    )
-    lines = [f"Settings: {settings}.", "", "| measure | value |", "| --- | --- |"]
-    lines += [f"| {k} | {v} |" for k, v in rows]
-    path = write_report(f"index-backfill-{args.messages}", "Index backfill", lines)
+    lines = [
+        *head,
+        f"Anvil with 0.25 s blocks of {args.gas_limit:,} gas; a backlog of {args.per_tx:,} "
+        f"Dispatch logs a block, built once ({backlog_seconds:.0f} s); each run a fresh SQLite "
+        f"store and a new relayer process (log_chunk_blocks {LOG_CHUNK_BLOCKS:,}), then the "
+        "node-speed client over the same blocks: eth_getLogs in the indexer's chunks (one "
+        f"block first, then about {TARGET_LOGS:,} logs a request), one request at a time on "
+        "a keep-alive connection, each answer read as bytes and its logs counted, no JSON "
+        "decoding.",
+        "",
+        "| measure | median (min-max, runs) |",
+        "| --- | --- |",
+        *[f"| {k} | {v} |" for k, v in rows],
+        "",
+        "| run | ceiling logs/s | relayer logs/s | ratio | CPU s | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *[
+            f"| {i + 1} | {r.ceiling.rate:,.0f} | {r.rate(n):,.0f} | "
+            f"{r.rate(n) / r.ceiling.rate:.0%} | {r.cpu:.1f} | {r.rss:.0f} |"
+            for i, r in enumerate(runs)
+        ],
+    ]
+    figures: dict[str, Any] = {
+        "ceiling_logs_per_s": _median([r.ceiling.rate for r in runs]),
+        "relayer_logs_per_s": _median([r.rate(n) for r in runs]),
+        "relayer_share_of_ceiling": _median([r.rate(n) / r.ceiling.rate for r in runs]),
+        "relayer_cpu_s": _median([r.cpu for r in runs]),
+        "relayer_peak_rss_mb": _median([r.rss for r in runs]),
+    }
+    name = f"index-backfill-{n}" + (f"-busy{args.busy}" if args.busy else "")
+    path = write_report(name, "Index backfill", lines, figures=figures)
     print(f"\nreport: {path}")
+
+
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return float(statistics.median(values))
 
 
 if __name__ == "__main__":

@@ -96,15 +96,20 @@ def verify_range(leaves: Sequence[bytes], start: int, index: int, proof: Sequenc
 class MessageTree:
     """An origin's message tree, mirrored off-chain, that proves against any past checkpoint.
 
-    Every complete node is kept, level by level, in one ``bytearray`` per level
-    (32 bytes a node), so a million leaves cost about 64 MB and a proof needs no
-    rehashing of complete subtrees.
+    The leaves, and every complete node from height KEPT_FROM up, are kept level by level
+    in one ``bytearray`` per level (32 bytes a node): a million leaves cost 33 MB. A node
+    of the few heights between is hashed again from its leaves when a proof asks for it
+    (at most 2**KEPT_FROM - 1 hashes); appending needs only the last complete node of each
+    of those heights, which the tree keeps.
     """
 
-    __slots__ = ("_levels",)
+    __slots__ = ("_last", "_levels")
+
+    KEPT_FROM = 5  # heights 1..4 (half the nodes of a full level set) are not kept
 
     def __init__(self) -> None:
         self._levels: list[bytearray] = [bytearray() for _ in range(DEPTH + 1)]
+        self._last: list[bytes] = [b""] * self.KEPT_FROM  # last complete node, heights < KEPT_FROM
 
     @property
     def count(self) -> int:
@@ -125,19 +130,30 @@ class MessageTree:
         if position >= MAX_LEAVES:
             raise ProofError("the tree is full")
         self._levels[0] += leaf
+        last, kept_from = self._last, self.KEPT_FROM
         node, p = leaf, position
         for height in range(DEPTH):
-            if not p & 1:
-                break
-            left = self._complete(height, p - 1)
-            node = hash_pair(left, node)
+            if height < kept_from:
+                if not p & 1:
+                    last[height] = node
+                    break
+                node = hash_pair(last[height], node)
+            else:
+                if not p & 1:
+                    break
+                node = hash_pair(self._complete(height, p - 1), node)
             p >>= 1
-            self._levels[height + 1] += node
+            if height + 1 >= kept_from:
+                self._levels[height + 1] += node
         return position
 
     def _complete(self, height: int, position: int) -> bytes:
-        level = self._levels[height]
-        return bytes(level[position * 32 : position * 32 + 32])
+        if height == 0 or height >= self.KEPT_FROM:
+            level = self._levels[height]
+            return bytes(level[position * 32 : position * 32 + 32])
+        return hash_pair(
+            self._complete(height - 1, 2 * position), self._complete(height - 1, 2 * position + 1)
+        )
 
     def node(self, height: int, position: int, count: int) -> bytes:
         """The node at ``height``/``position`` of the tree as it was with ``count`` leaves."""
@@ -189,6 +205,9 @@ class MessageTree:
         for height in range(DEPTH + 1):
             keep = count >> height
             del self._levels[height][keep * 32 :]
+        for height in range(self.KEPT_FROM):
+            complete = count >> height
+            self._last[height] = self._complete(height, complete - 1) if complete else b""
 
 
 def naive_root(leaves: Sequence[bytes]) -> bytes:

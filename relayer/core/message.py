@@ -10,6 +10,7 @@ from relayer.core.hashing import keccak256
 VERSION = 1
 HEADER_LENGTH = 77
 _HEADER = struct.Struct(">BII32sI32s")
+HEADER = _HEADER  # the header's layout, for readers that slice a message in place
 
 
 class MessageError(ValueError):

@@ -22,6 +22,7 @@ import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from relayer.chain.logs import Log as Log  # re-exported: the stages name them here
 from relayer.chain.logs import LogSink as LogSink
@@ -35,18 +36,55 @@ from relayer.telemetry.metrics import Metrics
 def fan_out(*sinks: LogSink) -> LogSink:
     """One sink that hands every chunk to each of ``sinks`` in turn (each keeps its own
     contracts' logs): the mailbox's and the timelock's on the same indexer."""
+    return _FanOut(sinks)
 
-    async def sink(logs: Sequence[Log], times: Mapping[int, int]) -> None:
-        for each in sinks:
+
+class _FanOut:
+    def __init__(self, sinks: Sequence[LogSink]) -> None:
+        self.sinks = list(sinks)
+
+    async def __call__(self, logs: Sequence[Log], times: Mapping[int, int]) -> None:
+        for each in self.sinks:
             await each(logs, times)
 
-    return sink
+    def held(self) -> int:
+        return sum(_held(each) or 0 for each in self.sinks)
+
+    async def flush(self) -> None:
+        for each in self.sinks:
+            await _flush(each)
+
+
+def _held(sink: LogSink) -> int | None:
+    """How many rows ``sink`` holds unwritten; None for a sink that writes every chunk."""
+    held = getattr(sink, "held", None)
+    return None if held is None else int(held())
+
+
+async def _flush(sink: LogSink) -> None:
+    flush = getattr(sink, "flush", None)
+    if flush is not None:
+        await flush()
 
 
 TARGET_LOGS = 2_000  # logs per eth_getLogs answer the indexer aims at
 INITIAL_CHUNK = 1  # blocks in the first request; doubles while answers stay small
 FAST_POLL = 0.02  # seconds between head polls while the next block is due
 DUE_LEAD = 0.1  # start polling fast this long before a block is due (timers run late)
+# while far behind, a sink that holds rows (MailboxSink) writes them once it holds this
+# many, in one transaction, and the cursor follows: SQLite's random-order id index costs
+# half as much a row in transactions of 10,000 as of 1,500 (docs/architecture.md)
+HOLD_ROWS = 10_000
+
+
+def next_chunk(chunk: int, max_chunk: int, blocks: int, logs: int) -> int:
+    """The blocks of the next request after ``blocks`` blocks answered with ``logs`` logs:
+    about TARGET_LOGS logs (a busy chain's thousands of logs a block would otherwise come
+    back as one huge response), growing at most twice, never past ``max_chunk``.
+    bench/index_backfill.py's node-speed client follows the same rule."""
+    by_density = max_chunk if logs == 0 else max(1, TARGET_LOGS * blocks // logs)
+    return max(1, min(max_chunk, chunk * 2, by_density))
+
 
 _RANGE_REFUSALS = (
     "range",
@@ -107,11 +145,25 @@ class ChainIndexer:
         self.state = IndexerState()
         self._position: tuple[int, str] | None = None  # (block, hash) this indexer reached
         self._resumed = False
+        # the next chunk's eth_getLogs, asked while this chunk is decoded and stored: the
+        # node works on it meanwhile (docs/architecture.md, "Indexing")
+        self._ahead: tuple[int, int, asyncio.Task[list[dict[str, Any]]]] | None = None
+        self._writing: asyncio.Task[None] | None = None  # held rows and cursor on their way
+        self._stored: tuple[int, str] | None = None  # the cursor this indexer last wrote
         self.progress = asyncio.Condition()
         self.log = get_logger("indexer", chain=rpc.name)
 
     async def run(self) -> None:
         """Index until cancelled. A deep reorg stops this chain's indexing for good."""
+        try:
+            await self._run()
+        finally:
+            self._drop_ahead()
+            if self._writing is not None:  # the cursor stays below the rows it did not store
+                self._writing.cancel()
+                self._writing = None
+
+    async def _run(self) -> None:
         while True:
             # while the chain's watcher finds it unreachable, wait for it to answer
             await self.rpc.health.wait_answering()
@@ -145,24 +197,52 @@ class ChainIndexer:
             cursor = stored[0]
             await self._check_canonical(stored)
         if safe <= cursor:
+            await self._written()
+            if stored is not None and stored != self._stored:  # rows held when the head fell
+                await self._write(*stored)
             self._set_cursor(cursor)
             return True
-        end = min(safe, cursor + self.chunk)
-        logs = await self._logs(cursor + 1, end)
+        ahead = await self._take_ahead(cursor + 1, safe)
+        end = ahead[0] if ahead else min(safe, cursor + self.chunk)
+        logs = ahead[1] if ahead else await self._logs(cursor + 1, end)
         if logs is None:
             return False  # the chunk shrank; try again at once
+        self._resize(end - cursor, len(logs))
+        if end < safe:  # far behind: the node reads the next chunk while this one is stored
+            self._ask_ahead(end + 1, min(safe, end + self.chunk))
         blocks = sorted({int(log["blockNumber"], 16) for log in logs} | {end})
         headers = await self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
         times = {int(h["number"], 16): int(h["timestamp"], 16) for h in headers if h}
         end_hash = next(str(h["hash"]) for h in headers if h and int(h["number"], 16) == end)
         await self.sink(logs, times)
-        await self.store.set_cursor(self.rpc.chain.chain_id, end, end_hash, [(end, end_hash)])
         self._position = (end, end_hash)
+        held = _held(self.sink)
+        if end < safe and held is not None and held < HOLD_ROWS:
+            return False  # far behind: the rows and the cursor are written together later
+        await self._written()  # one write at a time, in chain order
+        if end < safe and held is not None:
+            # far behind: the rows go to the store (SQLite's thread) while the next chunks
+            # are read and decoded; the cursor follows them in the same write
+            self._writing = asyncio.create_task(self._write(end, end_hash))
+            return False
+        await self._write(end, end_hash)
+        return end >= safe
+
+    async def _write(self, end: int, end_hash: str) -> None:
+        """The sink's held rows, then the cursor at ``end``: a row is never below a cursor
+        that was stored without it (a crash in between reads the chunk again)."""
+        await _flush(self.sink)
+        await self.store.set_cursor(self.rpc.chain.chain_id, end, end_hash, [(end, end_hash)])
+        self._stored = (end, end_hash)
         self._set_cursor(end)
         async with self.progress:
             self.progress.notify_all()
-        self._resize(end - cursor, len(logs))
-        return end >= safe
+
+    async def _written(self) -> None:
+        """Wait for the write left running in the background; its error is raised here."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            await writing
 
     def idle_sleep(self, now: float | None = None) -> float:
         """How long to wait, caught up, before asking the head again: ``poll_interval``,
@@ -187,10 +267,34 @@ class ChainIndexer:
         return self.poll_interval
 
     def _resize(self, blocks: int, logs: int) -> None:
-        """Aim the next chunk at about TARGET_LOGS logs (a busy chain's thousands of logs
-        a block would otherwise come back as one huge response), growing at most twice."""
-        by_density = self.max_chunk if logs == 0 else max(1, TARGET_LOGS * blocks // logs)
-        self.chunk = max(1, min(self.max_chunk, self.chunk * 2, by_density))
+        self.chunk = next_chunk(self.chunk, self.max_chunk, blocks, logs)
+
+    def _ask_ahead(self, start: int, end: int) -> None:
+        self._drop_ahead()
+        task = asyncio.create_task(self.rpc.logs(self.addresses, start, end))
+        self._ahead = (start, end, task)
+
+    async def _take_ahead(self, start: int, safe: int) -> tuple[int, list[Log]] | None:
+        """The chunk asked ahead, if it is the one that comes next: its end and logs. One
+        that failed is asked again the usual way (``_logs``: a refused range shrinks there,
+        other errors count as before)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        first, end, task = ahead
+        if first != start or end > safe:
+            _cancel(task)
+            return None
+        try:
+            logs = await task
+        except ChainError:
+            return None
+        return end, self._ordered(logs)
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            _cancel(self._ahead[2])
+            self._ahead = None
 
     async def resume(self) -> None:
         """Start from the store's cursor (``start_block`` without one).
@@ -199,7 +303,7 @@ class ChainIndexer:
         sharing the store may move the cursor meanwhile, but never past messages it has
         not stored yet, so the tree then holds every leaf below where indexing starts.
         """
-        self._position = await self.store.cursor(self.rpc.chain.chain_id)
+        self._position = self._stored = await self.store.cursor(self.rpc.chain.chain_id)
         self._resumed = True
 
     def _set_cursor(self, cursor: int) -> None:
@@ -230,6 +334,11 @@ class ChainIndexer:
                 self.log.info("node refused a log range; shrinking", blocks=self.chunk)
                 return None
             raise
+        return self._ordered(logs)
+
+    @staticmethod
+    def _ordered(logs: list[dict[str, Any]]) -> list[Log]:
+        """In chain order, without the logs a node marks removed."""
         logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
         return [log for log in logs if not log.get("removed")]
 
@@ -239,3 +348,12 @@ class ChainIndexer:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(seconds):
                     await self.progress.wait()
+
+
+def _cancel(task: asyncio.Task[list[dict[str, Any]]]) -> None:
+    """Drop a chunk asked ahead; one that already failed has its error read (not warned of)."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+    else:
+        task.cancel()
