@@ -412,7 +412,9 @@ def provenance(args: argparse.Namespace, *, busy: Busy | None = None) -> list[st
 
 
 def median_spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
-    """``median (min-max, n runs)``: how a figure from several runs is reported."""
+    """``median (min-max, n runs)``: how a figure from several runs is reported (a run
+    that could not tell the figure, nan, is left out)."""
+    values = [v for v in values if v == v]
     if not values:
         return "n/a"
     mid = statistics.median(values)

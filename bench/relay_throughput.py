@@ -21,7 +21,8 @@
 5. The peer: ``--peer`` more sends delivered the way a Hyperlane-style relayer does, one
    ``process`` per message with its own proof and signatures (bench/peer.py): its
    transfers/s and gas per transfer beside ours, and the ratios.
-6. Steps 2 to 5 run ``--runs`` times on the same chains; the report gives each run (drain,
+6. Step 2 runs ``--runs`` times back to back, then steps 3 to 5 ``--runs`` times, all on
+   the same chains (each flat-out relayer starts caught up); the report gives each run (drain,
    ceiling, their ratio, every drain block with its deliveries and share of the block's
    gas; the peer) and the median with the spread.
    ``--busy N`` runs N cores of CPU load (stress-ng) beside the whole measurement.
@@ -462,9 +463,16 @@ def main() -> None:
             work, block_time=args.block_time, gas_limit=args.gas_limit, senders=args.senders
         )
         try:
+            # the flat-out runs first, back to back: each relayer then starts on a store
+            # that is caught up (a flat-out run after a drain, a ceiling and a peer would
+            # start tens of thousands of messages behind, and measure that catch-up)
+            load = "" if not args.busy else " (busy)"
             for index in range(args.runs):
-                print(f"run {index + 1} of {args.runs}{'' if not args.busy else ' (busy)'} …")
-                results.append(asyncio.run(run(lab, work, args, index)))
+                print(f"flat-out run {index + 1} of {args.runs}{load} …")
+                results.append(asyncio.run(run(lab, work, args, index, backlog=False)))
+            for index in range(args.runs):
+                print(f"backlog run {index + 1} of {args.runs}{load} …")
+                results[index].update(asyncio.run(run(lab, work, args, index, flat=False)))
         finally:
             devnet.down(lab.home)
     print_and_report(results, args, header)
@@ -474,9 +482,17 @@ def _interrupted(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-async def run(lab: Lab, work: Path, args: argparse.Namespace, index: int = 0) -> dict[str, Any]:
-    """One run on the lab's chains: the flat-out relay (the first run only), then the
-    drain and the ceiling, each measured on the same chains in the same run."""
+async def run(
+    lab: Lab,
+    work: Path,
+    args: argparse.Namespace,
+    index: int = 0,
+    *,
+    flat: bool = True,
+    backlog: bool = True,
+) -> dict[str, Any]:
+    """One run on the lab's chains: the flat-out relay (``flat``), then (``backlog``) the
+    drain, the ceiling and the peer, each measured on the same chains."""
     store = work / "relayer.db"
     config_file = lab.relayer_config_file(
         work / "relayer.toml",
@@ -486,8 +502,10 @@ async def run(lab: Lab, work: Path, args: argparse.Namespace, index: int = 0) ->
         poll_interval=0.2,
     )  # fmt: skip
     results: dict[str, Any] = {}
-    if args.transfers:
+    if flat and args.transfers:
         results.update(await flat_out(lab, work, config_file, store, args))
+    if not backlog:
+        return results
     if args.drain:
         print(f"measuring the relayer draining a backlog of {args.drain:,} …")
         results["drain"] = await drain(lab, work, config_file, store, args.drain, args)
