@@ -34,7 +34,9 @@ from relayer.chain import contracts
 from relayer.chain.wallet import Wallet
 from relayer.cli.devnet import start_devnet
 from relayer.config import Config, PrivateKey, parse_config
+from relayer.core.checkpoint import Checkpoint, pack_signatures, sign_checkpoint
 from relayer.core.hashing import keccak256
+from relayer.core.message import address_to_bytes32
 from relayer.deployment.deployer import deploy
 from relayer.deployment.record import Deployment
 from relayer.deployment.session import Session
@@ -519,6 +521,21 @@ def compare_figures(
     return lines
 
 
+def signed_checkpoint(
+    lab: Lab, origin: int, mailbox: str, root: bytes, index: int
+) -> tuple[Checkpoint, bytes]:
+    """A checkpoint of ``origin``'s mailbox at ``index``, signed by the lab's validators (a
+    threshold of them, as they would publish it), with the packed signatures."""
+    checkpoint = Checkpoint(origin, address_to_bytes32(mailbox), root, index)
+    keys = sorted(lab.config.accounts.validators, key=lambda k: k.address.lower())[
+        : lab.config.validators.threshold
+    ]
+    signatures = pack_signatures(
+        (bytes.fromhex(k.address[2:]), sign_checkpoint(k.secret(), checkpoint)) for k in keys
+    )
+    return checkpoint, signatures
+
+
 def write_report(
     name: str,
     title: str,
@@ -605,6 +622,7 @@ __all__ = [
     "previous_record",
     "provenance",
     "push",
+    "signed_checkpoint",
     "summary",
     "write_report",
 ]

@@ -58,16 +58,16 @@ from bench.harness import (
     presign_transfers,
     provenance,
     push,
+    signed_checkpoint,
     write_report,
 )
 from chains import devnet
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
 from relayer.core.bodies import Transfer, decode_body
-from relayer.core.checkpoint import Checkpoint, pack_signatures, sign_checkpoint
 from relayer.core.hashing import keccak256
 from relayer.core.merkle import MessageTree, ProofError
-from relayer.core.message import address_to_bytes32, decode_message, message_id
+from relayer.core.message import decode_message, message_id
 
 HYPERLANE_GAS_BUFFER = 75_000
 """Gas Hyperlane's EVM adapter adds to the node's estimate of a ``process``."""
@@ -237,13 +237,7 @@ async def _deliver(
 
     # the checkpoint, signed by the lab's validators (as the validators would publish it)
     index = tree.count - 1
-    checkpoint = Checkpoint(a.chain_id, address_to_bytes32(mailbox_a), tree.root(), index)
-    keys = sorted(lab.config.accounts.validators, key=lambda k: k.address.lower())[
-        : lab.config.validators.threshold
-    ]
-    signatures = pack_signatures(
-        (bytes.fromhex(k.address[2:]), sign_checkpoint(k.secret(), checkpoint)) for k in keys
-    )
+    _checkpoint, signatures = signed_checkpoint(lab, a.chain_id, mailbox_a, tree.root(), index)
 
     # per message: not yet delivered, its own proof, its own process call
     delivered_fn = mailbox.fn("delivered")

@@ -58,6 +58,7 @@ from bench.harness import (
     provenance,
     push,
     require_py_spy,
+    signed_checkpoint,
     summary,
     write_report,
 )
@@ -65,10 +66,9 @@ from bench.peer import peer_drain
 from chains import devnet
 from relayer.chain import contracts
 from relayer.chain.rpc import ChainRpc
-from relayer.core.checkpoint import Checkpoint, pack_signatures, sign_checkpoint
 from relayer.core.hashing import keccak256
 from relayer.core.merkle import MessageTree
-from relayer.core.message import address_to_bytes32, decode_message, message_id
+from relayer.core.message import decode_message, message_id
 
 
 def hexdata(fn: Any, m: Any) -> str:
@@ -322,13 +322,7 @@ async def ceiling(lab: Lab, count: int) -> dict[str, Any]:
         for raw in messages:
             tree.append(message_id(raw))
         index = tree.count - 1
-        checkpoint = Checkpoint(a.chain_id, address_to_bytes32(mailbox_a), tree.root(), index)
-        keys = sorted(lab.config.accounts.validators, key=lambda k: k.address.lower())[
-            : lab.config.validators.threshold
-        ]
-        signatures = pack_signatures(
-            (bytes.fromhex(k.address[2:]), sign_checkpoint(k.secret(), checkpoint)) for k in keys
-        )
+        _checkpoint, signatures = signed_checkpoint(lab, a.chain_id, mailbox_a, tree.root(), index)
         delivered_fn = mailbox.fn("delivered")
         wanted = [decode_message(raw) for raw in messages]
         wanted = [m for m in wanted if m.destination == b.chain_id]
