@@ -51,7 +51,7 @@ def gwei(wei: int) -> str:
 class Outgoing:
     """A transaction to sign, store and broadcast (``TxSender.send_held``)."""
 
-    to: str
+    to: str | None  # None: a contract creation
     data: bytes
     gas: int
     purpose: str
@@ -237,21 +237,8 @@ class TxSender:
             fees = await self.fees()
             for _attempt in range(3):
                 nonce = self._next_nonce
-                tx_hash, raw = self.sign(
-                    to=to, data=data, nonce=nonce, gas=gas, fees=fees, value=value
-                )
-                row = TxRow(
-                    chain_id=self.chain_id,
-                    sender=self.address,
-                    nonce=nonce,
-                    hash=tx_hash,
-                    raw=raw,
-                    max_fee=fees.max_fee,
-                    priority_fee=fees.priority_fee,
-                    gas_limit=gas,
-                    purpose=purpose,
-                    sent_at=time.time(),
-                    message_ids=list(message_ids),
+                row = self._signed_row(
+                    Outgoing(to, data, gas, purpose, message_ids), nonce, fees, value=value
                 )
                 if message_ids:
                     await self.store.submit(row)
@@ -274,6 +261,25 @@ class TxSender:
                     self._next_nonce = nonce
                     raise
             raise ChainError(f"{self.rpc.where()}: nonces keep colliding for {self.address}")
+
+    def _signed_row(self, item: Outgoing, nonce: int, fees: Fees, *, value: int = 0) -> TxRow:
+        """``item`` signed at ``nonce``: the row stored before it is broadcast."""
+        tx_hash, raw = self.sign(
+            to=item.to, data=item.data, nonce=nonce, gas=item.gas, fees=fees, value=value
+        )
+        return TxRow(
+            chain_id=self.chain_id,
+            sender=self.address,
+            nonce=nonce,
+            hash=tx_hash,
+            raw=raw,
+            max_fee=fees.max_fee,
+            priority_fee=fees.priority_fee,
+            gas_limit=item.gas,
+            purpose=item.purpose,
+            sent_at=time.time(),
+            message_ids=list(item.message_ids),
+        )
 
     async def gas_limit(self) -> int | None:
         """The destination's block gas limit (latest block, asked with the fees)."""
@@ -315,22 +321,7 @@ class TxSender:
         rows: list[TxRow] = []
         for item in items:
             nonce = self._next_nonce
-            tx_hash, raw = self.sign(
-                to=item.to, data=item.data, nonce=nonce, gas=item.gas, fees=fees
-            )
-            row = TxRow(
-                chain_id=self.chain_id,
-                sender=self.address,
-                nonce=nonce,
-                hash=tx_hash,
-                raw=raw,
-                max_fee=fees.max_fee,
-                priority_fee=fees.priority_fee,
-                gas_limit=item.gas,
-                purpose=item.purpose,
-                sent_at=time.time(),
-                message_ids=list(item.message_ids),
-            )
+            row = self._signed_row(item, nonce, fees)
             try:
                 await self.store.submit(row)
             except LeaseLost as exc:  # nothing stored; the other relayer has them
