@@ -536,6 +536,14 @@ def signed_checkpoint(
     return checkpoint, signatures
 
 
+def print_rows(rows: Sequence[tuple[str, str]]) -> None:
+    """A benchmark's figures on the console, one ``name  value`` line each, aligned."""
+    width = max((len(k) for k, _ in rows), default=0)
+    print()
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+
+
 def write_report(
     name: str,
     title: str,
@@ -620,6 +628,7 @@ __all__ = [
     "percentile",
     "presign_transfers",
     "previous_record",
+    "print_rows",
     "provenance",
     "push",
     "signed_checkpoint",

@@ -46,6 +46,7 @@ from bench.harness import (
     add_run_options,
     build_lab,
     median_spread,
+    print_rows,
     provenance,
     require_py_spy,
     write_report,
@@ -304,10 +305,7 @@ def main() -> None:
         ("client: requests, MB read", f"{runs[0].ceiling.requests:,}, "
          f"{runs[0].ceiling.megabytes:,.0f} MB"),
     ]  # fmt: skip
-    width = max(len(k) for k, _ in rows)
-    print()
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
+    print_rows(rows)
     lines = [
         *head,
         f"Anvil with 0.25 s blocks of {args.gas_limit:,} gas; a backlog of {args.per_tx:,} "

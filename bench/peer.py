@@ -56,6 +56,7 @@ from bench.harness import (
     current_nonces,
     median_spread,
     presign_transfers,
+    print_rows,
     provenance,
     push,
     signed_checkpoint,
@@ -435,10 +436,7 @@ def report(runs: Sequence[dict[str, float]], args: argparse.Namespace, header: l
         "peer_per_second": statistics.median(col("per_second")),
         "peer_gas_per_transfer": statistics.median(col("gas_per_transfer")),
     }
-    width = max(len(k) for k, _ in rows)
-    print()
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
+    print_rows(rows)
     lines = [
         *header,
         f"Two anvil chains, {args.block_time:g} s blocks, {args.gas_limit:,} gas per block; "

@@ -41,6 +41,7 @@ from bench.harness import (
     Busy,
     add_run_options,
     median_spread,
+    print_rows,
     provenance,
     require_py_spy,
     write_report,
@@ -283,10 +284,7 @@ def report(
             (f"{label}: eth_blockNumber + eth_getLogs meanwhile (ms)",
              median_spread([r["poll_ms"] for r in runs], "{:.1f}")),
         ]  # fmt: skip
-    width = max(len(k) for k, _ in rows)
-    print()
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
+    print_rows(rows)
     lines = [
         *header,
         f"{args.txs:,} ERC-20-like transfers (tests/fixtures/pyevm/Probe.json) from "

@@ -45,6 +45,7 @@ from bench.harness import (
     median_spread,
     percentile,
     presign_transfers,
+    print_rows,
     provenance,
     push,
     require_py_spy,
@@ -338,10 +339,7 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace, header: list[st
             (f"stage: {label}, p50 / p99 (s)", f"{statistics.median(p50s):.2f} / "
              f"{statistics.median(p99s):.2f}")
         )  # fmt: skip
-    width = max(len(k) for k, _ in rows)
-    print()
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
+    print_rows(rows)
     verdict = "met" if p99 <= BLOCK_TARGET else "not met"
     lines = [*header, "| measure | value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows)]
     lines += [

@@ -55,6 +55,7 @@ from bench.harness import (
     median_spread,
     percentile,
     presign_transfers,
+    print_rows,
     provenance,
     push,
     require_py_spy,
@@ -595,10 +596,7 @@ def print_and_report(
     flat_lines = flat_out_medians(results, figures)
     peer_lines = peer_section(results, figures)
     if rows:
-        width = max(len(k) for k, _ in rows)
-        print()
-        for key, value in rows:
-            print(f"  {key:<{width}}  {value}")
+        print_rows(rows)
     print()
     for line in [*flat_lines, *drain_lines, *peer_lines]:
         print(f"  {line}")
