@@ -344,15 +344,33 @@ async def ceiling(lab: Lab, count: int) -> dict[str, Any]:
         batch_fn = mailbox.fn("processBatch")
         relayer = lab.config.accounts.relayer
         nonce = await rpc_b.nonce(relayer.address, "pending")
-        signed = []
+        calldata = []
         for first in range(0, len(pending), 100):
             chunk = pending[first : first + 100]
             start = decode_message(chunk[0]).nonce
             proof = tree.range_proof(start, start + len(chunk) - 1, index)
-            data = batch_fn.encode((a.chain_id, tree.root(), index), signatures, chunk, proof)
+            calldata.append(
+                batch_fn.encode((a.chain_id, tree.root(), index), signatures, chunk, proof)
+            )
+        # each batch's gas from the node's estimate, as the relayer's own first batches: a
+        # fixed per-message figure is too little for deliveries that write fresh storage (the
+        # first credit of a recipient on a chain no relayer has served yet), which reverted
+        estimates: list[Any] = []
+        for first in range(0, len(calldata), 50):
+            estimates += await rpc_b.batch(
+                [
+                    (
+                        "eth_estimateGas",
+                        [{"from": relayer.address, "to": mailbox_b, "data": "0x" + data.hex()}],
+                    )
+                    for data in calldata[first : first + 50]
+                ]
+            )  # fmt: skip
+        signed = []
+        for data, estimate in zip(calldata, estimates, strict=True):
             tx = {
                 "type": 2, "chainId": b.chain_id, "nonce": nonce,
-                "gas": 600_000 + 45_000 * len(chunk),
+                "gas": int(estimate, 16) * 11 // 10,
                 "maxFeePerGas": 50 * 10**9, "maxPriorityFeePerGas": 10**9,
                 "to": mailbox_b, "value": 0,
                 "data": data,
