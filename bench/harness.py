@@ -468,10 +468,16 @@ def report_record(
 
 
 def previous_record(
-    directory: Path, name: str, load: str, before: str | None = None
+    directory: Path,
+    name: str,
+    load: str,
+    before: str | None = None,
+    settings: str | None = None,
 ) -> dict[str, Any] | None:
     """The newest ``<name>-<date>.json`` in ``directory`` measured under ``load`` (dated on
-    or before ``before`` when given); None when there is none."""
+    or before ``before`` when given), one measured with the same ``settings`` first when
+    given (a short development run is not compared with the full one while a full one
+    exists); None when there is none."""
     pattern = re.compile(re.escape(name) + r"-(\d{4}-\d{2}-\d{2})\.json")
     found: list[tuple[str, str, dict[str, Any]]] = []
     for path in directory.glob(f"{name}-*.json"):
@@ -484,14 +490,21 @@ def previous_record(
             continue
         if isinstance(record, dict) and record.get("load") == load:
             found.append((match.group(1), str(record.get("time", "")), record))
+    same = [f for f in found if settings is not None and f[2].get("settings") == settings]
+    found = same or found
     return max(found, key=lambda f: (f[0], f[1]))[2] if found else None
 
 
 def compare_figures(
-    current: dict[str, float], previous: dict[str, Any], *, drift: float = DRIFT
+    current: dict[str, float],
+    previous: dict[str, Any],
+    *,
+    drift: float = DRIFT,
+    settings: str | None = None,
 ) -> list[str]:
     """The section comparing ``current`` figures with a ``previous`` record: each figure,
-    its previous value and the change in %, flagged when it is worse by more than ``drift``%."""
+    its previous value and the change in %, flagged when it is worse by more than ``drift``%.
+    When the current ``settings`` are not the previous report's, the section says so."""
     lines = [
         f"## Against the previous report ({previous.get('date', '?')}, "
         f"{previous.get('commit', '?')})",
@@ -499,6 +512,14 @@ def compare_figures(
         f"Same load beside it ({previous.get('load', '?')}); flagged: worse by more than "
         f"{drift:g}%.",
         "",
+    ]
+    if settings is not None and previous.get("settings", "") != settings:
+        lines += [
+            f"Settings differ, so the figures may not be comparable: previous "
+            f"`{previous.get('settings') or 'not recorded'}`, now `{settings or 'none'}`.",
+            "",
+        ]
+    lines += [
         "| figure | now | previous | change | |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -562,7 +583,9 @@ def write_report(
     body = list(lines)
     if figures is not None:
         record = report_record(name, lines, figures, date)
-        previous = previous_record(directory, name, record["load"], before=date)
+        previous = previous_record(
+            directory, name, record["load"], before=date, settings=record["settings"]
+        )
         if previous is None:
             section = [
                 "## Against the previous report",
@@ -571,7 +594,7 @@ def write_report(
                 f"({record['load']}).",
             ]
         else:
-            section = compare_figures(record["figures"], previous)
+            section = compare_figures(record["figures"], previous, settings=record["settings"])
         body += ["", *section]
         print("\n" + "\n".join(section))
         (directory / f"{name}-{date}.json").write_text(dumps(record) + "\n")

@@ -80,3 +80,28 @@ def test_improvements_are_not_flagged_and_names_say_which_way_is_better() -> Non
     assert lower_is_better("latency_p99_blocks") and lower_is_better("gas_per_transfer")
     assert lower_is_better("push_s") and not lower_is_better("transfers_per_s")
     assert not lower_is_better("drain_ceiling_ratio") and not lower_is_better("tx_per_s")
+
+
+def test_a_report_with_the_same_settings_is_compared_first_and_a_difference_is_said(
+    tmp_path: Path,
+) -> None:
+    load = "none (nothing else of ours running)"
+    full = "--busy 0, --runs 3"  # the settings of IDLE
+    _sidecar(tmp_path, "relay", "2026-01-01", load, per_s=4000.0)
+    record = json.loads((tmp_path / "relay-2026-01-01.json").read_text())
+    record["settings"] = full
+    (tmp_path / "relay-2026-01-01.json").write_text(json.dumps(record))
+    # a newer short development run, other settings: not what a full run is held to
+    _sidecar(tmp_path, "relay", "2026-02-01", load, per_s=2000.0)
+    chosen = previous_record(tmp_path, "relay", load, settings=full)
+    assert chosen is not None and chosen["date"] == "2026-01-01"
+    assert previous_record(tmp_path, "relay", load)["date"] == "2026-02-01"  # type: ignore[index]
+    text = write_report("relay", "Relay", IDLE, figures={"per_s": 3000.0},
+                        directory=tmp_path).read_text()  # fmt: skip
+    assert "(2026-01-01, c-2026-01-01)" in text and "Settings differ" not in text
+    assert "-25.0%" in text
+    # with no report of the same settings, the newest under the same load, and it says so
+    other = [line.replace("--runs 3", "--runs 1") for line in IDLE]
+    text = write_report("relay", "Relay", other, figures={"per_s": 3000.0},
+                        directory=tmp_path).read_text()  # fmt: skip
+    assert "Settings differ" in text and "`--busy 0, --runs 1`" in text
