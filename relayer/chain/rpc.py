@@ -436,6 +436,41 @@ class ChainRpc:
     async def send_raw(self, raw: bytes) -> str:
         return str(await self.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
 
+    async def send_raw_many(self, raws: Sequence[bytes]) -> list[str | RpcError | CallReverted]:
+        """Several signed transactions in one batch request, in order: each one's hash, or
+        the node's refusal of it (returned, not raised; the node takes the others). A
+        failure worth retrying, of the request or of one item, sends the whole batch
+        again: what the node took comes back as already known."""
+        if not raws:
+            return []
+        payload = [("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws]
+        return await self._with_retries(
+            "batch:eth_sendRawTransaction", lambda url: self._batch_outcomes(payload, url)
+        )
+
+    async def _batch_outcomes(
+        self, payload: list[tuple[str, list[Any]]], url: str
+    ) -> list[str | RpcError | CallReverted]:
+        first = self._ids + 1
+        self._ids += len(payload)
+        body = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
+            for i, (m, p) in enumerate(payload)
+        ]
+        responses = await self._post(body, url)
+        if not isinstance(responses, list):
+            return [self._result("batch", responses)]  # raises: the node refused the batch
+        if len(responses) != len(payload):
+            raise _Transient("truncated", f"batch of {len(payload)} got {len(responses)} answers")
+        by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
+        outcomes: list[str | RpcError | CallReverted] = []
+        for i, (method, _params) in enumerate(payload):
+            try:
+                outcomes.append(str(self._result(method, by_id.get(first + i))))
+            except (RpcError, CallReverted) as exc:
+                outcomes.append(exc)
+        return outcomes
+
     async def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         result = await self.request("eth_getTransactionReceipt", [tx_hash])
         return dict(result) if result else None
