@@ -41,10 +41,14 @@ HANDLER_GAS = 500_000  # what one handler may burn (Mailbox.HANDLER_GAS)
 BURST_BLOCKS = 2
 MIN_MESSAGE_GAS = 20_000  # no delivery costs less (GasModel's floor): a block's worth at most
 MAX_CLAIM = 20_000  # messages one round claims at most, whatever the block holds
-# A round of several batches goes out in chunks of this many transactions, each signed,
-# stored in one store transaction and broadcast in one request (TxSender.send_many),
-# while the lane encodes the next chunk: two round trips a chunk, not two a batch.
+# A round of several batches goes out in chunks of transactions, each signed, stored in
+# one store transaction and broadcast in one request (TxSender.send_many), while the lane
+# encodes the next chunk: two round trips a chunk, not two a batch. The first chunk is
+# small so the pool gets it soon; each next one doubles, up to SEND_CHUNK_MAX, because
+# under load a chunk's store and broadcast wait their turn (the store's thread, the node)
+# about the same whatever its size.
 SEND_CHUNK = 8
+SEND_CHUNK_MAX = 32
 
 
 class GasModel:
@@ -358,19 +362,21 @@ class LaneWorker:
                     yield batch
 
     async def _deliver_chunked(self, due: list[MessageRow], checkpoint: StoredCheckpoint) -> int:
-        """A round of several batches: every ``SEND_CHUNK`` of them are sent together
-        (``TxSender.send_many``) while the next chunk is encoded; one chunk in flight at a
-        time, so nonces follow the batches' order."""
+        """A round of several batches: chunks of them (``SEND_CHUNK``, doubling up to
+        ``SEND_CHUNK_MAX``) are sent together (``TxSender.send_many``) while the next chunk
+        is encoded; one chunk in flight at a time, so nonces follow the batches' order."""
         sent = 0
         chunk: list[Outgoing] = []
+        size = SEND_CHUNK
         flight: asyncio.Task[int] | None = None
         try:
             for batch in self._batches(due):
                 await self._submit(batch, checkpoint, chunk)
-                if len(chunk) >= SEND_CHUNK:
+                if len(chunk) >= size:
                     if flight is not None:
                         sent += await flight
                     flight, chunk = asyncio.ensure_future(self._send_many(chunk)), []
+                    size = min(2 * size, SEND_CHUNK_MAX)
             if flight is not None:
                 sent += await flight
                 flight = None

@@ -13,11 +13,12 @@ import pytest
 from relayer.chain.rpc import RpcError
 from relayer.chain.sender import Outgoing, TxSender
 from relayer.config import PrivateKey
+from relayer.daemon import lane as lane_module
 from relayer.daemon.lane import HANDLER_RESERVE, GasModel
 from relayer.errors import InsufficientFunds
 from relayer.store import Status
 from relayer.store.sqlite import SqliteStore
-from tests.unit.test_lane_shared_store import RecordingSender, lane_on, message
+from tests.unit.test_lane_shared_store import RecordingSender, lane_on, message, sign
 
 GWEI = 10**9
 
@@ -253,5 +254,41 @@ async def test_a_round_claims_two_blocks_worth_when_the_chain_says_how_much_fits
         sender.gas_limit = AsyncMock(return_value=150_000_000)  # type: ignore[method-assign]
         lane.gas.observe(100, 3_150_000)
         assert await lane._claim_limit() == 2 * (150_000_000 // 31_500)
+    finally:
+        await store.close()
+
+
+async def test_a_round_of_several_batches_goes_out_in_growing_chunks_in_nonce_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lane_module, "SEND_CHUNK", 1)
+    monkeypatch.setattr(lane_module, "SEND_CHUNK_MAX", 2)
+    store = SqliteStore(tmp_path / "r.db", owner="one")
+    try:
+        await store.add_messages([message(n) for n in range(40)])
+        chunks: list[int] = []
+
+        class ChunkSender(RecordingSender):
+            async def send(self, **kwargs: Any) -> Any:
+                raise AssertionError("a round of several batches goes through send_many")
+
+            async def send_many(self, items: Any) -> Any:
+                chunks.append(len(items))
+                rows = []
+                for i in items:
+                    row = await RecordingSender.send(
+                        self, to=i.to, data=i.data, gas=i.gas, purpose=i.purpose,
+                        message_ids=i.message_ids,
+                    )  # fmt: skip
+                    rows.append(row)
+                return rows
+
+        sender = ChunkSender(store)
+        lane = await lane_on(store, 40, sender)
+        await sign(store, 39, lane.origin.tree.root(40))
+        assert await lane.step() == 40  # four batches of ten
+        assert chunks == [1, 2, 1]  # the first chunk small, the next doubled
+        carried = [m for tx in sender.sent for m in tx.message_ids]
+        assert carried == [message(n).id for n in range(40)]  # nonce order across chunks
     finally:
         await store.close()
