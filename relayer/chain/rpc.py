@@ -436,9 +436,79 @@ class ChainRpc:
     async def send_raw(self, raw: bytes) -> str:
         return str(await self.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
 
+    async def send_raw_many(self, raws: Sequence[bytes]) -> list[str | RpcError | CallReverted]:
+        """Several signed transactions in batch requests, in order: each one's hash, or the
+        node's refusal of it (returned, not raised; the node takes the others). A request
+        carries at most ``SEND_BATCH_BYTES`` of transactions (anvil refuses a body of a
+        few MB). A failure worth retrying, of a request or of one item, sends that request
+        again: what the node took comes back as already known. A node that refuses the
+        batch as a whole gets them one request each."""
+        outcomes: list[str | RpcError | CallReverted] = []
+        for group in _byte_groups(raws, SEND_BATCH_BYTES):
+            payload = [("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in group]
+            try:
+                outcomes += await self._with_retries(
+                    "batch:eth_sendRawTransaction",
+                    lambda url, payload=payload: self._batch_outcomes(payload, url),
+                )
+            except _BatchRefused:
+                for raw in group:
+                    try:
+                        outcomes.append(await self.send_raw(raw))
+                    except (RpcError, CallReverted) as exc:
+                        outcomes.append(exc)
+        return outcomes
+
+    async def _batch_outcomes(
+        self, payload: list[tuple[str, list[Any]]], url: str
+    ) -> list[str | RpcError | CallReverted]:
+        first = self._ids + 1
+        self._ids += len(payload)
+        body = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
+            for i, (m, p) in enumerate(payload)
+        ]
+        responses = await self._post(body, url)
+        if not isinstance(responses, list):
+            try:
+                self._result("batch", responses)
+            except (RpcError, CallReverted) as exc:
+                raise _BatchRefused(str(exc)) from exc
+            raise _Transient("garbled", "one answer to a batch request")
+        if len(responses) != len(payload):
+            raise _Transient("truncated", f"batch of {len(payload)} got {len(responses)} answers")
+        by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
+        outcomes: list[str | RpcError | CallReverted] = []
+        for i, (method, _params) in enumerate(payload):
+            try:
+                outcomes.append(str(self._result(method, by_id.get(first + i))))
+            except (RpcError, CallReverted) as exc:
+                outcomes.append(exc)
+        return outcomes
+
     async def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         result = await self.request("eth_getTransactionReceipt", [tx_hash])
         return dict(result) if result else None
+
+
+SEND_BATCH_BYTES = 500_000  # signed bytes per broadcast request (twice that in hex), at most
+
+
+class _BatchRefused(Exception):
+    """The node answered a batch request with one error (too large, or no batches)."""
+
+
+def _byte_groups(raws: Sequence[bytes], limit: int) -> list[list[bytes]]:
+    """``raws`` in order, cut into groups of at most ``limit`` bytes (one at least)."""
+    groups: list[list[bytes]] = []
+    size = limit
+    for raw in raws:
+        if size + len(raw) > limit or not groups:
+            groups.append([])
+            size = 0
+        groups[-1].append(raw)
+        size += len(raw)
+    return groups
 
 
 def revert_data(error: BaseException) -> bytes | None:

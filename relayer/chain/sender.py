@@ -313,38 +313,85 @@ class TxSender:
         self, items: Sequence[Outgoing], before_broadcast: Callable[[], Awaitable[None]]
     ) -> list[TxRow]:
         # under self._lock, with self.holding set (send_held)
+        rows = await self._sign_and_store(items)
+        try:
+            await before_broadcast()
+        except ChainError as exc:  # only a matter of timing: they go out now
+            self.log.info("broadcasting held transactions without waiting", error=str(exc))
+        return await self._broadcast_rows(rows)
+
+    async def send_many(self, items: Sequence[Outgoing]) -> list[TxRow]:
+        """Sign every item (consecutive nonces), store them all in one store transaction,
+        then broadcast them in one batch request: two round trips for a round's chunk of
+        transactions instead of two per transaction (a backlog's rounds, under load).
+
+        The guarantees of ``send_held``: each is stored before any is broadcast; one
+        whose messages another relayer took is left out; a refusal abandons the refused
+        ones the node took nothing after (their messages go back to the queue) and raises
+        as ``send`` does (a nonce collision: synced, the ones taken returned). A refused
+        one followed by ones the node took stays stored and pending, for the confirmer to
+        broadcast again: its nonce must be filled for theirs to be mined.
+        """
+        async with self._lock:
+            rows = await self._sign_and_store(items)
+            return await self._broadcast_rows(rows)
+
+    async def _sign_and_store(self, items: Sequence[Outgoing]) -> list[TxRow]:
+        """Sign ``items`` at the next nonces and store them in one transaction (under the
+        lock). When another relayer took messages of one (LeaseLost), each is stored on
+        its own instead and that one left out, nothing stored for it."""
         if self._next_nonce is None:
             await self.sync_nonce()
         assert self._next_nonce is not None
         await self.wait_under_cap()
         fees = await self.fees()
-        rows: list[TxRow] = []
-        for item in items:
-            nonce = self._next_nonce
-            row = self._signed_row(item, nonce, fees)
-            try:
-                await self.store.submit(row)
-            except LeaseLost as exc:  # nothing stored; the other relayer has them
-                self.log.warning("lease taken over by another relayer", error=str(exc))
-                continue
-            self._next_nonce = nonce + 1
-            rows.append(row)
+        start = self._next_nonce
+        rows = [self._signed_row(item, start + i, fees) for i, item in enumerate(items)]
         try:
-            await before_broadcast()
-        except ChainError as exc:  # only a matter of timing: they go out now
-            self.log.info("broadcasting held transactions without waiting", error=str(exc))
-        for i, row in enumerate(rows):
-            try:
-                await self.broadcast(row)
-            except (NonceTooLow, InsufficientFunds, RpcError) as exc:
-                for unsent in rows[i:]:
-                    await self._abandon(unsent)
-                if isinstance(exc, NonceTooLow):
-                    await self.sync_nonce()
-                    return rows[:i]
-                self._next_nonce = row.nonce
-                raise
+            await self.store.submit_many(rows)
+        except LeaseLost:
+            rows = []
+            for item in items:  # one by one, as they were before (rare: a lease expired)
+                row = self._signed_row(item, start + len(rows), fees)
+                try:
+                    await self.store.submit(row)
+                except LeaseLost as exc:  # nothing stored; the other relayer has them
+                    self.log.warning("lease taken over by another relayer", error=str(exc))
+                    continue
+                rows.append(row)
+        self._next_nonce = start + len(rows)
         return rows
+
+    async def _broadcast_rows(self, rows: list[TxRow]) -> list[TxRow]:
+        """Broadcast stored ``rows`` (consecutive nonces) in one request; see ``send_many``
+        for what a refusal does. A failure to reach the node leaves them all stored and
+        pending (the confirmer broadcasts them again) and raises."""
+        if not rows:
+            return rows
+        outcomes = await self.rpc.send_raw_many([row.raw for row in rows])
+        refusals = [
+            None if isinstance(outcome, str) else self._refusal(outcome) for outcome in outcomes
+        ]
+        taken = [i for i, refusal in enumerate(refusals) if refusal is None]
+        last_taken = taken[-1] if taken else -1
+        for row, refusal in zip(rows[:last_taken], refusals[:last_taken], strict=True):
+            if refusal is not None:  # the node took later nonces: this one must follow
+                self.log.warning(
+                    "transaction refused before later ones were taken; broadcast again later",
+                    tx=row.hash, nonce=row.nonce, error=str(refusal),
+                )  # fmt: skip
+        unsent = rows[last_taken + 1 :]
+        if not unsent:
+            return rows
+        for row in unsent:
+            await self._abandon(row)
+        first = refusals[last_taken + 1]
+        assert first is not None
+        if isinstance(first, NonceTooLow):
+            await self.sync_nonce()
+            return rows[: last_taken + 1]
+        self._next_nonce = unsent[0].nonce
+        raise first
 
     async def _abandon(self, row: TxRow) -> None:
         """A transaction the node refused for good: drop it, put its messages back."""
@@ -357,16 +404,26 @@ class TxSender:
         try:
             await self.rpc.send_raw(row.raw)
         except (RpcError, CallReverted) as exc:
-            text = str(exc).lower()
-            if "already known" in text or "already imported" in text or "known transaction" in text:
+            refusal = self._refusal(exc)
+            if refusal is None:
                 return
-            if "nonce too low" in text or "nonce is too low" in text or "old nonce" in text:
-                raise NonceTooLow(str(exc)) from exc
-            if "insufficient funds" in text:
-                raise InsufficientFunds(
-                    f"{self.rpc.where()}: {self.address} cannot pay for gas: fund it"
-                ) from exc
-            raise
+            if refusal is exc:
+                raise
+            raise refusal from exc
+
+    def _refusal(self, exc: RpcError | CallReverted) -> Exception | None:
+        """What the node's answer to a broadcast means: None when it has the transaction
+        ('already known'), NonceTooLow, InsufficientFunds, or the answer itself."""
+        text = str(exc).lower()
+        if "already known" in text or "already imported" in text or "known transaction" in text:
+            return None
+        if "nonce too low" in text or "nonce is too low" in text or "old nonce" in text:
+            return NonceTooLow(str(exc))
+        if "insufficient funds" in text:
+            return InsufficientFunds(
+                f"{self.rpc.where()}: {self.address} cannot pay for gas: fund it"
+            )
+        return exc
 
     async def replace(self, row: TxRow) -> TxRow:
         """The same transaction (nonce, data) with fees raised by 12.5%, stored and sent.

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from relayer.chain import contracts
@@ -41,6 +41,14 @@ HANDLER_GAS = 500_000  # what one handler may burn (Mailbox.HANDLER_GAS)
 BURST_BLOCKS = 2
 MIN_MESSAGE_GAS = 20_000  # no delivery costs less (GasModel's floor): a block's worth at most
 MAX_CLAIM = 20_000  # messages one round claims at most, whatever the block holds
+# A round of several batches goes out in chunks of transactions, each signed, stored in
+# one store transaction and broadcast in one request (TxSender.send_many), while the lane
+# encodes the next chunk: two round trips a chunk, not two a batch. The first chunk is
+# small so the pool gets it soon; each next one doubles, up to SEND_CHUNK_MAX, because
+# under load a chunk's store and broadcast wait their turn (the store's thread, the node)
+# about the same whatever its size.
+SEND_CHUNK = 8
+SEND_CHUNK_MAX = 32
 
 
 class GasModel:
@@ -330,18 +338,65 @@ class LaneWorker:
         if self._cold():  # nothing of the lane's is left in the pool to stay above
             self._gas_floor = 0
         held: list[Outgoing] | None = [] if await self._hold(len(due)) else None
-        sent = 0
-        for group in records_first(due):  # a newer record before a transfer to its wallet
-            for run in _runs(group):
-                while run:
-                    size = self._batch_size()  # grows once the first batch taught the gas model
-                    batch, run = run[:size], run[size:]
-                    sent += await self._submit(batch, checkpoint, held)
-        if held:
-            sent = await self._send_held(held)
+        if held is None and len(due) > self.config.batch_max:
+            sent = await self._deliver_chunked(due, checkpoint)
+        else:
+            sent = 0
+            for batch in self._batches(due):
+                sent += await self._submit(batch, checkpoint, held)
+            if held:
+                sent = await self._send_held(held)
         if sent:
             self._last_sent = time.monotonic()
         return sent
+
+    def _batches(self, due: list[MessageRow]) -> Iterator[list[MessageRow]]:
+        """The round's batches in the order they go: a newer record before a transfer to
+        its wallet, runs of consecutive nonces, each cut at the batch size (which grows
+        once the first batch taught the gas model, so it is read batch by batch)."""
+        for group in records_first(due):
+            for run in _runs(group):
+                while run:
+                    size = self._batch_size()
+                    batch, run = run[:size], run[size:]
+                    yield batch
+
+    async def _deliver_chunked(self, due: list[MessageRow], checkpoint: StoredCheckpoint) -> int:
+        """A round of several batches: chunks of them (``SEND_CHUNK``, doubling up to
+        ``SEND_CHUNK_MAX``) are sent together (``TxSender.send_many``) while the next chunk
+        is encoded; one chunk in flight at a time, so nonces follow the batches' order."""
+        sent = 0
+        chunk: list[Outgoing] = []
+        size = SEND_CHUNK
+        flight: asyncio.Task[int] | None = None
+        try:
+            for batch in self._batches(due):
+                await self._submit(batch, checkpoint, chunk)
+                if len(chunk) >= size:
+                    if flight is not None:
+                        sent += await flight
+                    flight, chunk = asyncio.ensure_future(self._send_many(chunk)), []
+                    size = min(2 * size, SEND_CHUNK_MAX)
+            if flight is not None:
+                sent += await flight
+                flight = None
+            if chunk:
+                sent += await self._send_many(chunk)
+        finally:
+            if flight is not None:  # building failed: the chunk in flight still completes
+                with contextlib.suppress(Exception):
+                    sent += await flight
+        return sent
+
+    async def _send_many(self, chunk: list[Outgoing]) -> int:
+        rows = await self.sender.send_many(chunk)
+        for row in rows:
+            if self.metrics:
+                self.metrics.tx_submitted.labels(self.config.destination_name).inc()
+            self.log.info(
+                "batch submitted", messages=len(row.message_ids), tx=row.hash, gas=row.gas_limit
+            )
+        return sum(len(row.message_ids) for row in rows)
 
     async def _send_held(self, held: list[Outgoing]) -> int:
         rows = await self.sender.send_held(held, before_broadcast=self._next_block)

@@ -159,6 +159,12 @@ class Store(StoreReads, ABC):
         """
 
     @abstractmethod
+    async def submit_many(self, txs: Sequence[TxRow]) -> None:
+        """``submit`` for several transactions (a round's, consecutive nonces) in one
+        transaction: all are recorded, or none and LeaseLost when another relayer holds
+        a lease of a message of any of them (the caller then submits them one by one)."""
+
+    @abstractmethod
     async def mark_delivered(self, deliveries: Sequence[tuple[bytes, str, int, float]]) -> None:
         """``(id, tx hash, block, time)`` for messages the destination processed."""
 

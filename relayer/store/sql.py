@@ -399,6 +399,48 @@ class SqlStore(Store):
 
         await self.conn.run(submit)
 
+    async def submit_many(self, txs: Sequence[TxRow]) -> None:
+        if not txs:
+            return
+        now = self._clock()
+
+        async def submit(db: Tx) -> None:
+            # every message of the round locked at once, in id order (no deadlock)
+            rows = await self._lock_messages(db, [i for tx in txs for i in tx.message_ids])
+            state = {bytes(r[0]): (r[1], r[2]) for r in rows}
+            for tx in txs:
+                taken = [
+                    owner
+                    for owner, status in (state[i] for i in tx.message_ids if i in state)
+                    if owner is not None and owner != self.owner and status != "delivered"
+                ]
+                if taken:  # raised inside the transaction: nothing of the round is kept
+                    raise lease_lost(tx.hash, len(taken), len(tx.message_ids), taken[0])
+            # three statements for the round (prepared once, run over its rows), not
+            # three per transaction: each is a trip to the store's thread
+            await db.executemany(
+                f"INSERT INTO txs ({TX.columns}) VALUES {_rows(1, len(TX.names))} "
+                "ON CONFLICT (hash) DO UPDATE SET status = excluded.status, "
+                "sent_at = excluded.sent_at, mined_block = NULL",
+                [TX.values(tx) for tx in txs],
+            )
+            carried = sorted({(tx.hash, i) for tx in txs for i in tx.message_ids})
+            await db.executemany(
+                "INSERT INTO tx_messages (tx_hash, message_id) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
+                carried,
+            )
+            await db.executemany(
+                "UPDATE messages SET status = 'submitted', tx_hash = ?, updated_at = ?, "
+                "lease_owner = ?, lease_until = NULL WHERE id = ? AND status <> 'delivered'",
+                sorted(
+                    ((tx.hash, now, self.owner, i) for tx in txs for i in set(tx.message_ids)),
+                    key=lambda row: row[3],  # id order, as every writer
+                ),
+            )
+
+        await self.conn.run(submit)
+
     @staticmethod
     async def _insert_tx(db: Tx, tx: TxRow) -> None:
         # The same signed bytes again (a transaction the node refused, signed anew with

@@ -13,11 +13,12 @@ import pytest
 from relayer.chain.rpc import RpcError
 from relayer.chain.sender import Outgoing, TxSender
 from relayer.config import PrivateKey
+from relayer.daemon import lane as lane_module
 from relayer.daemon.lane import HANDLER_RESERVE, GasModel
 from relayer.errors import InsufficientFunds
 from relayer.store import Status
 from relayer.store.sqlite import SqliteStore
-from tests.unit.test_lane_shared_store import RecordingSender, lane_on, message
+from tests.unit.test_lane_shared_store import RecordingSender, lane_on, message, sign
 
 GWEI = 10**9
 
@@ -36,6 +37,19 @@ def _sender(store: SqliteStore, send_raw: Any) -> TxSender:
     rpc.batch = batch
     rpc.nonce = AsyncMock(return_value=7)
     rpc.send_raw = send_raw
+
+    async def send_raw_many(raws: list[bytes]) -> list[Any]:  # a batch: each item answered
+        rpc.requests += 1
+        outcomes: list[Any] = []
+        for raw in raws:
+            try:
+                outcomes.append(await send_raw(raw))
+            except RpcError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    rpc.requests = 0
+    rpc.send_raw_many = send_raw_many
     key = PrivateKey.from_hex("0x" + "42" * 32, source="inline")
     return TxSender(rpc, key, store)
 
@@ -81,7 +95,9 @@ async def test_held_sends_are_all_stored_before_any_broadcast(tmp_path: Path) ->
         await store.close()
 
 
-async def test_a_refusal_abandons_it_and_every_later_held_one(tmp_path: Path) -> None:
+async def test_a_refusal_abandons_it_and_every_later_one_the_node_did_not_take(
+    tmp_path: Path,
+) -> None:
     store = SqliteStore(tmp_path / "r.db", owner="one")
     try:
         ids = await _claimed(store, 6)
@@ -90,7 +106,7 @@ async def test_a_refusal_abandons_it_and_every_later_held_one(tmp_path: Path) ->
         async def send_raw(raw: bytes) -> str:
             nonlocal calls
             calls += 1
-            if calls == 2:
+            if calls >= 2:
                 raise RpcError("insufficient funds for gas * price + value")
             return "0x"
 
@@ -101,14 +117,100 @@ async def test_a_refusal_abandons_it_and_every_later_held_one(tmp_path: Path) ->
 
         with pytest.raises(InsufficientFunds):
             await sender.send_held(_items(ids, 2), before_broadcast=nothing)
-        assert calls == 2  # the third was never broadcast
+        assert sender.rpc.requests == 1  # one batch request for the three
         pending = await store.pending_txs(65002)
         assert [t.nonce for t in pending] == [7]  # the first went out and stays followed
         back = await store.messages(status=Status.PENDING, limit=10)
-        assert len(back) == 4  # the refused one's and the unsent one's messages: queued again
+        assert len(back) == 4  # the refused ones' messages: queued again
         # the next send takes the refused nonce: no gap behind the broadcast one
         assert sender._next_nonce == 8
     finally:
+        await store.close()
+
+
+async def test_a_refused_one_the_node_took_later_nonces_after_stays_pending(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "r.db", owner="one")
+    try:
+        ids = await _claimed(store, 8)
+        calls = 0
+
+        async def send_raw(raw: bytes) -> str:
+            nonlocal calls
+            calls += 1
+            if calls == 2:
+                raise RpcError("transaction underpriced")
+            return "0x"
+
+        sender = _sender(store, AsyncMock(side_effect=send_raw))
+        rows = await sender.send_many(_items(ids, 2))
+        assert [r.nonce for r in rows] == [7, 8, 9, 10]
+        # nonce 8 must be filled for 9 and 10 (in the node's pool) to be mined: it stays
+        # stored and pending, and the confirmer broadcasts it again; nothing is requeued
+        assert [t.nonce for t in await store.pending_txs(65002)] == [7, 8, 9, 10]
+        assert await store.messages(status=Status.PENDING, limit=10) == []
+        assert sender._next_nonce == 11
+    finally:
+        await store.close()
+
+
+async def test_a_round_is_stored_in_one_transaction_and_broadcast_in_one_request(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "r.db", owner="one")
+    try:
+        ids = await _claimed(store, 8)
+        runs = 0
+        real_run = store.conn.run
+
+        async def counted_run(work: Any) -> Any:
+            nonlocal runs
+            runs += 1
+            return await real_run(work)
+
+        store.conn.run = counted_run  # type: ignore[method-assign]
+        stored_when_sent: list[int] = []
+
+        async def send_raw(raw: bytes) -> str:
+            stored_when_sent.append(len(await store.pending_txs(65002)))
+            return "0x"
+
+        sender = _sender(store, AsyncMock(side_effect=send_raw))
+        rows = await sender.send_many(_items(ids, 2))
+        assert [r.nonce for r in rows] == [7, 8, 9, 10]
+        assert runs == 1  # the four transactions and their messages: one store transaction
+        assert sender.rpc.requests == 1  # and one batch request
+        assert stored_when_sent == [4, 4, 4, 4]  # every one stored before any went out
+        submitted = await store.messages(status=Status.SUBMITTED, limit=10)
+        assert {m.tx_hash for m in submitted} == {r.hash for r in rows}
+        assert len(submitted) == 8
+    finally:
+        await store.close()
+
+
+async def test_a_round_whose_lease_another_relayer_took_stores_the_others(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "r.db", owner="one")
+    other = SqliteStore(tmp_path / "r.db", owner="two")
+    try:
+        ids = await _claimed(store, 6)
+        # the second batch's messages: lease expired and taken by another relayer
+        await other.conn.run(
+            lambda tx: tx.execute(
+                "UPDATE messages SET lease_owner = 'two', lease_until = 1e12 WHERE id IN (?, ?)",
+                (ids[2], ids[3]),
+            )
+        )
+        sender = _sender(store, AsyncMock(return_value="0x"))
+        rows = await sender.send_many(_items(ids, 2))
+        assert [r.nonce for r in rows] == [7, 8]  # consecutive nonces, the taken one left out
+        assert [sorted(r.message_ids) for r in rows] == [sorted(ids[0:2]), sorted(ids[4:6])]
+        assert [t.nonce for t in await store.pending_txs(65002)] == [7, 8]
+        assert sender._next_nonce == 9
+    finally:
+        await other.close()
         await store.close()
 
 
@@ -152,5 +254,41 @@ async def test_a_round_claims_two_blocks_worth_when_the_chain_says_how_much_fits
         sender.gas_limit = AsyncMock(return_value=150_000_000)  # type: ignore[method-assign]
         lane.gas.observe(100, 3_150_000)
         assert await lane._claim_limit() == 2 * (150_000_000 // 31_500)
+    finally:
+        await store.close()
+
+
+async def test_a_round_of_several_batches_goes_out_in_growing_chunks_in_nonce_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lane_module, "SEND_CHUNK", 1)
+    monkeypatch.setattr(lane_module, "SEND_CHUNK_MAX", 2)
+    store = SqliteStore(tmp_path / "r.db", owner="one")
+    try:
+        await store.add_messages([message(n) for n in range(40)])
+        chunks: list[int] = []
+
+        class ChunkSender(RecordingSender):
+            async def send(self, **kwargs: Any) -> Any:
+                raise AssertionError("a round of several batches goes through send_many")
+
+            async def send_many(self, items: Any) -> Any:
+                chunks.append(len(items))
+                rows = []
+                for i in items:
+                    row = await RecordingSender.send(
+                        self, to=i.to, data=i.data, gas=i.gas, purpose=i.purpose,
+                        message_ids=i.message_ids,
+                    )  # fmt: skip
+                    rows.append(row)
+                return rows
+
+        sender = ChunkSender(store)
+        lane = await lane_on(store, 40, sender)
+        await sign(store, 39, lane.origin.tree.root(40))
+        assert await lane.step() == 40  # four batches of ten
+        assert chunks == [1, 2, 1]  # the first chunk small, the next doubled
+        carried = [m for tx in sender.sent for m in tx.message_ids]
+        assert carried == [message(n).id for n in range(40)]  # nonce order across chunks
     finally:
         await store.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from relayer.chain.health import ChainHealth
+from relayer.chain.sender import Outgoing
 from relayer.daemon.lane import LaneConfig, LaneWorker
 from relayer.daemon.origin import OriginTree
 from relayer.store import NewMessage, Status, Store, TxRow
@@ -62,6 +63,13 @@ class RecordingSender:
         await self.store.submit(tx)
         self.sent.append(tx)
         return tx
+
+    async def send_many(self, items: Sequence[Outgoing]) -> list[TxRow]:
+        rows = []
+        for i in items:
+            rows.append(await self.send(to=i.to or "", data=i.data, gas=i.gas,
+                                        purpose=i.purpose, message_ids=i.message_ids))  # fmt: skip
+        return rows
 
 
 async def lane_on(store: Store, tree_leaves: int, sender: RecordingSender) -> LaneWorker:
