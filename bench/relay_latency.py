@@ -12,11 +12,11 @@ rate every 50 ms. A watcher beside it polls each chain's head every 20 ms (a tas
 chain: a node slow to answer delays only its own) and notes when each block appeared, so a
 transfer's latency is counted in destination blocks: the destination blocks that appeared
 from the moment its dispatch block appeared until its delivery block did (1: the next
-destination block carries it). With one confirmation, the dispatch is final when the next origin block
-appears, so 2 is what a relayer that never misses a block gets. Also in seconds from block
-timestamps (as bench.relay_throughput), and where the time goes: waiting for the
-confirmation, the relayer noticing and indexing it, signing and sending, and the
-destination mining it. Each dispatch block delivered later than the goal gets its own
+destination block carries it). With one confirmation, the dispatch is final when the next
+origin block appears, so 2 is what a relayer that never misses a block gets. Also in
+seconds from block timestamps (as bench.relay_throughput), and where the time goes:
+waiting for the confirmation, the relayer noticing and indexing it, signing and sending,
+and the destination mining it. Each dispatch block delivered later than the goal gets its own
 timeline in the report (both chains' blocks as the watcher saw them, with the nodes'
 timestamps and transaction counts, the relayer's stored and signed times, the watcher's
 own stalls), beside a typical block's.
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import sqlite3
 import statistics
@@ -228,9 +229,11 @@ async def timelines(
             if t0 - 1 <= at <= end + 0.5
         ]
         label = "typical" if block == typical else "late"
+        clock = time.strftime("%H:%M:%S", time.gmtime(t0)) + f"{t0 % 1:.2f}"[1:]
         out.append(
             f"- {label} a:{block} ({len(mine)} transfers, {max(r[1] - first_b for r in mine)} "
-            f"blocks): origin {'; '.join(when('a', n, facts_a) for n in a_blocks)}; stored "
+            f"blocks), appeared {clock} UTC: origin "
+            f"{'; '.join(when('a', n, facts_a) for n in a_blocks)}; stored "
             f"{min(indexed):+.2f}..{max(indexed):+.2f}; broadcast "
             f"{(f'{min(sent):+.2f}..{max(sent):+.2f}' if sent else '?')}; destination "
             f"{'; '.join(when('b', n, facts_b) for n in b_blocks)}; delivered in "
@@ -250,6 +253,12 @@ async def one_run(
     raws = presign_transfers(lab, count, origin="a", destination="b", nonces=nonces)
     rpcs = {"a": ChainRpc(a), "b": ChainRpc(b)}
     watcher = BlockWatcher(rpcs)
+    # what this process built (the lab, web3, the signed transfers) is kept out of its
+    # collections: a full one walked it for 0.1-0.2 s under load, a stall of the watcher's
+    # and the pusher's loop that read as a late block (and the pusher then caught up in a
+    # burst)
+    gc.collect()
+    gc.freeze()
     try:
         start_head = await rpcs["a"].block_number()
         profile = args.profile.with_suffix(f".run{k}.txt") if args.profile else None
