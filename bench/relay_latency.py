@@ -184,6 +184,28 @@ async def block_facts(rpc: ChainRpc, numbers: Sequence[int]) -> dict[int, tuple[
     }
 
 
+async def stall_line(watcher: BlockWatcher, rpc_a: ChainRpc) -> str:
+    """Every stall of the watcher's polls (over 0.1 s, either chain) with the origin block
+    it ended on and how many transactions chain a held by then: a stall that comes at the
+    same count whatever the rate or start is the node's (its tables growing), not ours."""
+    stalls = sorted((at, gap, c) for c in ("a", "b") for at, gap in watcher.stalls(c))
+    if not stalls:
+        return "- watcher stalls over 0.1 s: none"
+    last = max(watcher.seen["a"])
+    counts = await rpc_a.batch(
+        [("eth_getBlockTransactionCountByNumber", [hex(n)]) for n in range(last + 1)]
+    )
+    total, running = 0, {}
+    for n, count in enumerate(counts):
+        total += int(count or "0x0", 16)
+        running[n] = total
+    parts = []
+    for at, gap, chain in stalls:
+        head = watcher.head_at("a", at)
+        parts.append(f"{chain} {gap:.2f} s at a:{head} ({running.get(head, 0):,} txs on a)")
+    return "- watcher stalls over 0.1 s: " + "; ".join(parts)
+
+
 async def timelines(
     rows: list[tuple[Any, ...]],
     watcher: BlockWatcher,
@@ -288,6 +310,7 @@ async def one_run(
         on_time = sorted({d.dispatch_block for d in found} - set(late))
         typical = on_time[len(on_time) // 2] if on_time else None
         lines = await timelines(rows, watcher, rpcs, late, typical)
+        lines.append(await stall_line(watcher, rpcs["a"]))
     finally:
         for rpc in rpcs.values():
             await rpc.close()
