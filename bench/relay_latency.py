@@ -186,8 +186,9 @@ async def block_facts(rpc: ChainRpc, numbers: Sequence[int]) -> dict[int, tuple[
 
 async def stall_line(watcher: BlockWatcher, rpc_a: ChainRpc) -> str:
     """Every stall of the watcher's polls (over 0.1 s, either chain) with the origin block
-    it ended on and how many transactions chain a held by then: a stall that comes at the
-    same count whatever the rate or start is the node's (its tables growing), not ours."""
+    it ended on and how many transactions chain a held by then: whether a stall follows
+    the chains' age (anvil writing its ``--state`` file every 60 s, at block ~60), their
+    size, or the run."""
     stalls = sorted((at, gap, c) for c in ("a", "b") for at, gap in watcher.stalls(c))
     if not stalls:
         return "- watcher stalls over 0.1 s: none"
