@@ -7,15 +7,19 @@ blocks later.
 
 Two anvil chains (1 s blocks, 150M gas, one confirmation), stbridge deployed, and
 ``stbridge run`` relaying a->b while ``--rate`` bridge sends a second are pushed to chain
-a for ``--duration`` seconds (pre-signed; signing is outside the run). A watcher beside it
-polls both chains' heads every 20 ms and notes when each block appeared, so a transfer's
-latency is counted in destination blocks: the destination blocks that appeared from the
-moment its dispatch block appeared until its delivery block did (1: the next destination
-block carries it). With one confirmation, the dispatch is final when the next origin block
-appears, so 2 is what a relayer that never misses a block gets. Also in seconds from block
-timestamps (as bench.relay_throughput), and where the time goes: waiting for the
-confirmation, the relayer noticing and indexing it, signing and sending, and the
-destination mining it.
+a for ``--duration`` seconds (pre-signed; signing is outside the run), a twentieth of the
+rate every 50 ms. A watcher beside it polls each chain's head every 20 ms (a task per
+chain: a node slow to answer delays only its own) and notes when each block appeared, so a
+transfer's latency is counted in destination blocks: the destination blocks that appeared
+from the moment its dispatch block appeared until its delivery block did (1: the next
+destination block carries it). With one confirmation, the dispatch is final when the next
+origin block appears, so 2 is what a relayer that never misses a block gets. Also in
+seconds from block timestamps (as bench.relay_throughput), and where the time goes:
+waiting for the confirmation, the relayer noticing and indexing it, signing and sending,
+and the destination mining it. Each dispatch block delivered later than the goal gets its own
+timeline in the report (both chains' blocks as the watcher saw them, with the nodes'
+timestamps and transaction counts, the relayer's stored and signed times, the watcher's
+own stalls), beside a typical block's.
 
 ``--busy N`` runs N cores of CPU load (stress-ng) beside each run. Prints the figures and
 writes bench/reports/relay-latency-rate<R>[-busy<N>]-<date>.md (and its .json).
@@ -25,12 +29,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import itertools
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,23 +65,45 @@ BLOCK_TARGET = 2  # the issue's goal: p99 <= 2 destination blocks
 
 
 class BlockWatcher:
-    """Polls chains' heads and keeps, per chain, the wall time each block first appeared."""
+    """Polls chains' heads and keeps, per chain, the wall time each block first appeared.
+
+    Each chain is polled by its own task, so a node slow to answer (anvil sealing a block
+    full of sends) delays only its own chain's times; each poll's send and answer times are
+    kept too, so a stall of the watcher itself shows (``stalls``)."""
 
     def __init__(self, rpcs: dict[str, ChainRpc], every: float = 0.02) -> None:
         self.rpcs = rpcs
         self.every = every
         self.seen: dict[str, dict[int, float]] = {name: {} for name in rpcs}
+        # per chain: (asked, answered) wall times of every head poll
+        self.polls: dict[str, list[tuple[float, float]]] = {name: [] for name in rpcs}
+        # per chain and block: when the poll before the one that saw it was asked (the block
+        # appeared after that): the appearance is known within [after, seen]
+        self.after: dict[str, dict[int, float]] = {name: {} for name in rpcs}
 
     async def run(self) -> None:
-        last = {name: -1 for name in self.rpcs}
+        await asyncio.gather(*(self._follow(name) for name in self.rpcs))
+
+    async def _follow(self, name: str) -> None:
+        rpc, last, before = self.rpcs[name], -1, time.time()
         while True:
-            heads = await asyncio.gather(*(rpc.block_number() for rpc in self.rpcs.values()))
+            asked = time.time()
+            head = await rpc.block_number()
             now = time.time()
-            for name, head in zip(self.rpcs, heads, strict=True):
-                for number in range(max(last[name] + 1, head), head + 1):
-                    self.seen[name][number] = now
-                last[name] = max(last[name], head)
+            self.polls[name].append((asked, now))
+            for number in range(max(last + 1, head), head + 1):
+                self.seen[name][number] = now
+                self.after[name][number] = before
+            last = max(last, head)
+            before = asked
             await asyncio.sleep(self.every)
+
+    def stalls(self, chain: str, over: float = 0.1) -> list[tuple[float, float]]:
+        """(answered, seconds) of each gap over ``over`` between two answered polls: a
+        block appearing in one is seen that late (the node slow to answer, or this process's
+        loop busy)."""
+        answered = [a for _, a in self.polls[chain]]
+        return [(t, t - p) for p, t in itertools.pairwise(answered) if t - p > over]
 
     def phase(self, q: float = 50) -> float:
         """Seconds from an origin block's appearance to the next destination block's: the
@@ -145,6 +174,98 @@ def deliveries(rows: list[tuple[Any, ...]], watcher: BlockWatcher) -> list[Deliv
     return out
 
 
+async def block_facts(rpc: ChainRpc, numbers: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """The node's own record of some blocks: number -> (timestamp, transactions)."""
+    headers = await rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+    return {
+        int(h["number"], 16): (int(h["timestamp"], 16), len(h["transactions"]))
+        for h in headers
+        if h
+    }
+
+
+async def stall_line(watcher: BlockWatcher, rpc_a: ChainRpc) -> str:
+    """Every stall of the watcher's polls (over 0.1 s, either chain) with the origin block
+    it ended on and how many transactions chain a held by then: whether a stall follows
+    the chains' age (anvil writing its ``--state`` file every 60 s, at block ~60), their
+    size, or the run."""
+    stalls = sorted((at, gap, c) for c in ("a", "b") for at, gap in watcher.stalls(c))
+    if not stalls:
+        return "- watcher stalls over 0.1 s: none"
+    last = max(watcher.seen["a"])
+    counts = await rpc_a.batch(
+        [("eth_getBlockTransactionCountByNumber", [hex(n)]) for n in range(last + 1)]
+    )
+    total, running = 0, {}
+    for n, count in enumerate(counts):
+        total += int(count or "0x0", 16)
+        running[n] = total
+    parts = []
+    for at, gap, chain in stalls:
+        head = watcher.head_at("a", at)
+        parts.append(f"{chain} {gap:.2f} s at a:{head} ({running.get(head, 0):,} txs on a)")
+    return "- watcher stalls over 0.1 s: " + "; ".join(parts)
+
+
+async def timelines(
+    rows: list[tuple[Any, ...]],
+    watcher: BlockWatcher,
+    rpcs: dict[str, ChainRpc],
+    late: Sequence[int],
+    typical: int | None,
+) -> list[str]:
+    """One line per late dispatch block (and one typical block to compare): when each
+    step happened, in seconds after the dispatch block appeared. Origin blocks a:N, the
+    destination's b:N, each with its node timestamp (whole seconds, anvil's clock) and
+    its transactions; the relayer's stored and broadcast times from its store; the
+    watcher's own stalls in the window (a late time that is the watcher's, not the
+    chain's)."""
+    by_block: dict[int, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_block.setdefault(row[0], []).append(row)
+    out = []
+    for block in [*late, *([typical] if typical is not None else [])]:
+        mine = by_block.get(block)
+        t0 = watcher.seen["a"].get(block)
+        if not mine or t0 is None:
+            continue
+        delivered = sorted({r[1] for r in mine})
+        first_b = watcher.head_at("b", t0)
+        a_blocks = list(range(block - 1, block + 3))
+        b_blocks = list(range(first_b, max(delivered) + 1))
+        facts_a = await block_facts(rpcs["a"], a_blocks)
+        facts_b = await block_facts(rpcs["b"], b_blocks)
+
+        def when(chain: str, n: int, facts: dict[int, tuple[int, int]], t0: float = t0) -> str:
+            seen = watcher.seen[chain].get(n)
+            ts, txs = facts.get(n, (0, 0))
+            at = f"{seen - t0:+.2f}" if seen is not None else "?"
+            return f"{chain}:{n} {at} (ts {ts % 1000}, {txs} tx)"
+
+        indexed = [r[4] - t0 for r in mine]
+        sent = [r[5] - t0 for r in mine if r[5] is not None]
+        end = max(watcher.seen["b"].get(n, t0) for n in delivered)
+        stalls = [
+            f"{chain} {at - t0:+.2f} {gap:.2f} s"
+            for chain in ("a", "b")
+            for at, gap in watcher.stalls(chain)
+            if t0 - 1 <= at <= end + 0.5
+        ]
+        label = "typical" if block == typical else "late"
+        clock = time.strftime("%H:%M:%S", time.gmtime(t0)) + f"{t0 % 1:.2f}"[1:]
+        out.append(
+            f"- {label} a:{block} ({len(mine)} transfers, {max(r[1] - first_b for r in mine)} "
+            f"blocks), appeared {clock} UTC: origin "
+            f"{'; '.join(when('a', n, facts_a) for n in a_blocks)}; stored "
+            f"{min(indexed):+.2f}..{max(indexed):+.2f}; broadcast "
+            f"{(f'{min(sent):+.2f}..{max(sent):+.2f}' if sent else '?')}; destination "
+            f"{'; '.join(when('b', n, facts_b) for n in b_blocks)}; delivered in "
+            f"{', '.join(f'b:{n}' for n in delivered)}; watcher stalls "
+            f"{', '.join(stalls) if stalls else 'none'}"
+        )
+    return out
+
+
 async def one_run(
     lab: Lab, work: Path, config_file: Path, store: Path, args: argparse.Namespace, k: int
 ) -> dict[str, Any]:
@@ -155,6 +276,12 @@ async def one_run(
     raws = presign_transfers(lab, count, origin="a", destination="b", nonces=nonces)
     rpcs = {"a": ChainRpc(a), "b": ChainRpc(b)}
     watcher = BlockWatcher(rpcs)
+    # what this process built (the lab, web3, the signed transfers) is kept out of its
+    # collections: a full one walked it for 0.1-0.2 s under load, a stall of the watcher's
+    # and the pusher's loop that read as a late block (and the pusher then caught up in a
+    # burst)
+    gc.collect()
+    gc.freeze()
     try:
         start_head = await rpcs["a"].block_number()
         profile = args.profile.with_suffix(f".run{k}.txt") if args.profile else None
@@ -179,15 +306,19 @@ async def one_run(
                 relayer.stop()
                 watching.cancel()
         rows = run_rows(store, start_head)
+        found = deliveries(rows, watcher)
+        late = sorted({d.dispatch_block for d in found if d.blocks > BLOCK_TARGET})
+        on_time = sorted({d.dispatch_block for d in found} - set(late))
+        typical = on_time[len(on_time) // 2] if on_time else None
+        lines = await timelines(rows, watcher, rpcs, late, typical)
+        lines.append(await stall_line(watcher, rpcs["a"]))
     finally:
         for rpc in rpcs.values():
             await rpc.close()
-    found = deliveries(rows, watcher)
+    for line in lines:
+        print(f"run {k}: {line}")
     blocks = [float(d.blocks) for d in found]
     seconds = [d.seconds for d in found]
-    late = sorted(
-        {d.dispatch_block for d in found if d.blocks > BLOCK_TARGET},
-    )
     result = {
         "transfers": count,
         "measured": len(found),
@@ -208,6 +339,9 @@ async def one_run(
             for name in ("confirmed_wait", "noticed", "to_send", "to_mine", "reaction")
         },
         "late_dispatch_blocks": late,
+        "timelines": lines,
+        "dispatch_blocks": len(on_time) + len(late),
+        "watcher_stalls": {c: len(watcher.stalls(c)) for c in ("a", "b")},
         "phase": watcher.phase(),
         "phase_p10": watcher.phase(10),
         "phase_p90": watcher.phase(90),
@@ -350,12 +484,21 @@ def report(runs: list[dict[str, Any]], args: argparse.Namespace, header: list[st
         "Per run: " + "; ".join(
             f"run {i}: p50/p99/max {r['p50_blocks']:.0f}/{r['p99_blocks']:.0f}/"
             f"{r['max_blocks']:.0f} blocks, {r['over_target']:.2%} later than {BLOCK_TARGET}, "
-            f"late dispatch blocks {len(r['late_dispatch_blocks'])}"
+            f"late dispatch blocks {len(r['late_dispatch_blocks'])} of "
+            f"{r['dispatch_blocks']}, watcher stalls over 0.1 s {r['watcher_stalls']['a']} (a) / "
+            f"{r['watcher_stalls']['b']} (b)"
             for i, r in enumerate(runs, 1)
         ) + ".",
         "",
+        "Each late dispatch block, step by step (seconds after it appeared; `ts` is the "
+        "node's block timestamp, whole seconds), and a typical one to compare:",
+        "",
+        *(f"{line} (run {i})" for i, r in enumerate(runs, 1) for line in r["timelines"]),
+        "",
         "Destination blocks are counted from the moment the dispatch block appeared (a watcher "
-        "polls both chains every 20 ms) to the moment the delivery block did; with one "
+        "polls each chain every 20 ms, in a task of its own) to the moment the delivery block "
+        "did; the transfers go out spread over each second (a twentieth of the rate every "
+        "50 ms), not in a burst. With one "
         "confirmation the dispatch is final one origin block later, so 2 blocks is a relayer "
         "that delivers in the first destination block after the confirmation. That block "
         "appears the phase after the confirming one, so a transfer takes 2 blocks when the "

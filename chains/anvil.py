@@ -7,6 +7,8 @@ from pathlib import Path
 from chains.foundry import find_tool
 from chains.spec import ChainSpec
 
+STATE_INTERVAL = 10**9  # seconds between anvil's periodic --state writes: never, in practice
+
 
 def find_anvil() -> Path | None:
     """The anvil binary: $STBRIDGE_ANVIL, this platform's npm build, or PATH."""
@@ -20,7 +22,7 @@ def anvil_args(
 
     With ``state_file`` anvil loads the chain from it at start when it exists (blocks,
     accounts, code and storage: the genesis hash too) and writes it there when it is
-    stopped (SIGTERM), so a restarted chain comes back as it was.
+    stopped (SIGTERM), and only then, so a restarted chain comes back as it was.
     """
     args = [
         str(binary),
@@ -33,7 +35,10 @@ def anvil_args(
     if block_time > 0:
         args += ["--block-time", _seconds(block_time)]
     if state_file is not None:
-        args += ["--state", str(state_file)]
+        # written when it stops, not also every 60 s (anvil's default with --state): each
+        # periodic write serializes the whole chain, which under load sealed a block 0.1-0.5 s
+        # late and stalled the machine (bench/relay_latency.py, docs/architecture.md)
+        args += ["--state", str(state_file), "--state-interval", str(STATE_INTERVAL)]
     return args
 
 

@@ -183,7 +183,12 @@ class ChainIndexer:
 
     async def step(self) -> bool:
         """One round: returns True when the cursor reached the confirmed head."""
+        asked = time.monotonic()
         head = await self.rpc.block_number()
+        if head != self.state.head:
+            # the block appeared before this poll answered: the next one is due a block time
+            # after that, not after this round's indexing of it (``idle_sleep``)
+            self._head_moved = (head, asked)
         self.state.head = head
         if self.metrics:
             self.metrics.head_block.labels(self.rpc.name).set(head)
@@ -247,7 +252,8 @@ class ChainIndexer:
     def idle_sleep(self, now: float | None = None) -> float:
         """How long to wait, caught up, before asking the head again: ``poll_interval``,
         except from just before the next block is due (a block time after the head last
-        moved) until half a block time after, when the head is asked every ``FAST_POLL``.
+        moved: when the poll that saw it was asked, not when the round that indexed it
+        ended) until half a block time after, when the head is asked every ``FAST_POLL``.
         A new block is then noticed within tens of milliseconds instead of up to a poll
         interval later, which is most of what a transfer waits for beyond its confirmations
         (bench/relay_latency.py); the cost is a few more ``eth_blockNumber`` a block."""

@@ -289,10 +289,11 @@ class LaneWorker:
 
     async def _gather(self, due: Sequence[MessageRow]) -> bool:
         """Whether a cold lane waits for more of a backlog still being indexed before its
-        first round: while more than a batch but less than a block's worth is due and the
-        origin's indexed count still grows, for at most two block times. Then the first
-        round holds a block's worth (``_hold``) instead of trickling out as indexed."""
-        if len(due) <= self.config.batch_max or not self._cold():
+        first round: while more than a batch but less than a block's worth is due, the
+        origin's indexer is still reading a backlog and its indexed count still grows, for at
+        most two block times. Then the first round holds a block's worth (``_hold``) instead
+        of trickling out as indexed."""
+        if len(due) <= self.config.batch_max or not self._cold() or self._origin_caught_up():
             self._gathering = None
             return False
         gas_limit = await self.sender.gas_limit()
@@ -315,10 +316,26 @@ class LaneWorker:
         together right after the next block: when the lane is cold and more than a
         batch is waiting, so the first block that takes them is full too (with a
         backlog, the round holds ``BURST_BLOCKS`` blocks' worth). Then each later round
-        adds its block's worth while the chain seals the ones before."""
+        adds its block's worth while the chain seals the ones before. Not when the origin
+        is caught up and less than a block's worth waits (``_origin_caught_up``)."""
         if waiting <= self.config.batch_max or not self._cold():
             return False
-        return bool(await self.sender.gas_limit())
+        gas_limit = await self.sender.gas_limit()
+        if not gas_limit:
+            return False
+        # caught up, less than a block's worth: the next block takes it all anyway
+        return not (self._origin_caught_up() and waiting < self.gas.block_worth(gas_limit))
+
+    def _origin_caught_up(self) -> bool:
+        """Whether the origin's indexer has read every confirmed block: what is due is then
+        the newest confirmed block's messages (a steady stream, or the first transfers after
+        a quiet spell), not a backlog still being indexed. Nothing more comes before the
+        origin's next block, so gathering waits a block for nothing, and holding less than
+        a block's worth for the next destination block only delivers it a block later
+        (bench/relay_latency.py: the first dispatch block of a run took 3 blocks)."""
+        indexer = self.origin_indexer
+        state = indexer.state
+        return state.head >= 0 and state.cursor >= state.head - indexer.confirmations
 
     async def _next_block(self) -> None:
         """Until the destination seals its next block (at most two block times)."""

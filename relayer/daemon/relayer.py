@@ -30,6 +30,7 @@ from relayer.chain.rpc import ChainRpc
 from relayer.chain.sender import TxSender
 from relayer.config import ChainConfig, Config
 from relayer.daemon.confirmer import Confirmer
+from relayer.daemon.heap import freeze_startup_heap
 from relayer.daemon.indexer import ChainIndexer, LogSink, fan_out
 from relayer.daemon.lane import LaneConfig, LaneWorker
 from relayer.daemon.origin import MailboxSink, OriginTree
@@ -429,6 +430,7 @@ class Relayer:
             self._dvp_started = True
             group.create_task(self.parts.dvp.run(), name="dvp-watcher")
         self.started.set()
+        freeze_startup_heap()  # what start built is never walked by a collection again
         self.log.info(
             "relayer running",
             chains=[c.name for c in self.config.chains],

@@ -4,9 +4,17 @@ fast all the time."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
+import pytest
+
+from relayer.daemon import indexer as indexer_module
 from relayer.daemon.indexer import DUE_LEAD, FAST_POLL, ChainIndexer
+from relayer.store.sqlite import SqliteStore
+from tests.unit.test_indexer import ScriptedChain, Sink, _log
 
 
 def make(block_time: float, poll_interval: float = 0.5) -> ChainIndexer:
@@ -41,3 +49,38 @@ def test_never_sleeps_longer_than_the_poll_interval_nor_polls_fast_without_a_blo
     on_demand.state.head = 1
     assert on_demand.idle_sleep(now=0.0) == 0.5
     assert on_demand.idle_sleep(now=0.99) == 0.5
+
+
+async def test_the_next_block_is_due_a_block_time_after_the_poll_that_saw_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexing a full block takes a while; the next block comes a block time after this one
+    appeared, not after it was indexed, so fast polling starts from the poll that saw it."""
+    clock = SimpleNamespace(now=100.0)
+    monkeypatch.setattr(indexer_module, "time", SimpleNamespace(monotonic=lambda: clock.now))
+
+    class SlowSink(Sink):
+        async def __call__(self, logs: Sequence[Mapping[str, Any]], times: Any) -> None:
+            await super().__call__(logs, times)
+            clock.now += 0.3  # decoding and storing the block's messages
+
+    chain = ScriptedChain(head=20)
+    store = SqliteStore(tmp_path / "s.db")
+    try:
+        indexer = ChainIndexer(
+            chain,  # type: ignore[arg-type]
+            store, addresses=["0x" + "11" * 20], sink=SlowSink(), start_block=1,
+            confirmations=1, poll_interval=5.0, chunk_blocks=100,
+        )  # fmt: skip
+        while not await indexer.step():
+            pass
+        chain.head = 21
+        chain.hashes[21] = f"0x{21:064x}"
+        chain.logs_at = {20: [_log(20)]}
+        clock.now = 100.0
+        assert await indexer.step()  # block 21 seen at 100.0, block 20 indexed by 100.3
+        assert abs(clock.now - 100.3) < 1e-9
+        due = 100.0 + chain.chain.block_time
+        assert abs(indexer.idle_sleep() - (due - DUE_LEAD - clock.now)) < 1e-9
+    finally:
+        await store.close()
