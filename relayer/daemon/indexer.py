@@ -27,6 +27,7 @@ from typing import Any
 from relayer.chain.logs import Log as Log  # re-exported: the stages name them here
 from relayer.chain.logs import LogSink as LogSink
 from relayer.chain.rpc import ChainRpc, RpcError
+from relayer.core import memory
 from relayer.errors import ChainError
 from relayer.store import Store
 from relayer.telemetry.logging import get_logger
@@ -228,15 +229,19 @@ class ChainIndexer:
         if end < safe and held is not None:
             # far behind: the rows go to the store (SQLite's thread) while the next chunks
             # are read and decoded; the cursor follows them in the same write
-            self._writing = asyncio.create_task(self._write(end, end_hash))
+            self._writing = asyncio.create_task(self._write(end, end_hash, backfill=True))
             return False
         await self._write(end, end_hash)
         return end >= safe
 
-    async def _write(self, end: int, end_hash: str) -> None:
+    async def _write(self, end: int, end_hash: str, *, backfill: bool = False) -> None:
         """The sink's held rows, then the cursor at ``end``: a row is never below a cursor
-        that was stored without it (a crash in between reads the chunk again)."""
+        that was stored without it (a crash in between reads the chunk again). In a
+        ``backfill`` the heap's pages freed with the answers and rows go back to the system
+        (``memory.trim``): glibc kept them, and RSS stayed at the largest answer's mark."""
         await _flush(self.sink)
+        if backfill:
+            memory.trim()
         await self.store.set_cursor(self.rpc.chain.chain_id, end, end_hash, [(end, end_hash)])
         self._stored = (end, end_hash)
         self._set_cursor(end)

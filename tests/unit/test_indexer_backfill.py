@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,34 @@ async def test_held_rows_are_written_before_the_cursor_passes_them(
     assert sink.seen == sink.written == [n for n in range(1, 299) for _ in range(3)]
     assert await store.cursor(65001) == (298, chain.hashes[298])
     await store.close()
+
+
+async def test_a_backfill_hands_freed_heap_back_after_each_write_and_only_then(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(indexer_module, "HOLD_ROWS", 50)
+    trims: list[int] = []
+    sink = HoldingSink()
+    monkeypatch.setattr(indexer_module.memory, "trim", lambda: trims.append(len(sink.written)))
+    chain = ScriptedChain(head=300)
+    chain.logs_at = {n: [_log(n, i) for i in range(3)] for n in range(1, 299)}
+    store = SqliteStore(tmp_path / "s.db")
+    indexer = make(chain, store, fan_out(sink), chunk=8)  # type: ignore[arg-type]
+    await catch_up(indexer)
+    # after the held rows of each background write went to the store, never before
+    assert len(trims) > 5 and trims == sorted(trims) and trims[0] >= 50
+    behind = len(trims)
+    chain.head = 302  # caught up: a block's write is no backfill
+    chain.hashes.update({n: f"0x{n:064x}" for n in (301, 302)})
+    chain.logs_at.update({n: [_log(n)] for n in (299, 300)})
+    await catch_up(indexer)
+    assert len(trims) == behind
+    await store.close()
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_trim_reaches_glibc() -> None:
+    assert indexer_module.memory.trim() is True
 
 
 async def test_chunks_asked_ahead_cover_the_range_once_in_order(tmp_path: Path) -> None:
