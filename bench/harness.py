@@ -380,14 +380,16 @@ def add_run_options(parser: argparse.ArgumentParser, *, runs: int = 3) -> None:
 
 
 def commit() -> str:
-    """The commit the benchmark ran on, ``+dirty`` when the tree had uncommitted changes."""
+    """The commit the benchmark ran on, ``+dirty`` when the tree had uncommitted changes
+    (other than reports: a benchmark run after another rewrites bench/reports)."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
             text=True, check=True,
         ).stdout.strip()  # fmt: skip
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":(exclude)bench/reports"], cwd=ROOT,
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
