@@ -331,6 +331,14 @@ class ChainRpc:
         return self._result(method, await self._post(body, url))
 
     async def _batch(self, payload: list[tuple[str, list[Any]]], url: str) -> list[Any]:
+        answers = await self._post_batch(payload, url)
+        if not isinstance(answers, list):
+            return [self._result("batch", answers)]
+        return [self._result(m, r) for (m, _), r in zip(payload, answers, strict=True)]
+
+    async def _post_batch(self, payload: list[tuple[str, list[Any]]], url: str) -> Any:
+        """``payload`` as one batch request: the node's answers in the payload's order, or
+        its one answer (not a list) when it answered the request as a whole."""
         first = self._ids + 1
         self._ids += len(payload)
         body = [
@@ -339,12 +347,11 @@ class ChainRpc:
         ]
         responses = await self._post(body, url)
         if not isinstance(responses, list):
-            return [self._result("batch", responses)]
+            return responses
         if len(responses) != len(payload):
             raise _Transient("truncated", f"batch of {len(payload)} got {len(responses)} answers")
         by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
-        ordered = [by_id.get(first + i) for i in range(len(payload))]
-        return [self._result(m, r) for (m, _), r in zip(payload, ordered, strict=True)]
+        return [by_id.get(first + i) for i in range(len(payload))]
 
     async def _post(self, body: Any, url: str) -> Any:
         if self._closed:
@@ -462,26 +469,17 @@ class ChainRpc:
     async def _batch_outcomes(
         self, payload: list[tuple[str, list[Any]]], url: str
     ) -> list[str | RpcError | CallReverted]:
-        first = self._ids + 1
-        self._ids += len(payload)
-        body = [
-            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
-            for i, (m, p) in enumerate(payload)
-        ]
-        responses = await self._post(body, url)
-        if not isinstance(responses, list):
+        answers = await self._post_batch(payload, url)
+        if not isinstance(answers, list):
             try:
-                self._result("batch", responses)
+                self._result("batch", answers)
             except (RpcError, CallReverted) as exc:
                 raise _BatchRefused(str(exc)) from exc
             raise _Transient("garbled", "one answer to a batch request")
-        if len(responses) != len(payload):
-            raise _Transient("truncated", f"batch of {len(payload)} got {len(responses)} answers")
-        by_id = {r.get("id"): r for r in responses if isinstance(r, dict)}
         outcomes: list[str | RpcError | CallReverted] = []
-        for i, (method, _params) in enumerate(payload):
+        for (method, _params), answer in zip(payload, answers, strict=True):
             try:
-                outcomes.append(str(self._result(method, by_id.get(first + i))))
+                outcomes.append(str(self._result(method, answer)))
             except (RpcError, CallReverted) as exc:
                 outcomes.append(exc)
         return outcomes
