@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ __all__ = ["CLAIM_SQL", "SQLITE", "SqliteStore"]
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000  # how long a call waits for another process's write lock
 WAL_CHECKPOINT_PAGES = 10_000
+INSERT_ROWS = 1_000  # rows a multi-row INSERT (insert_rows), within SQLite's variable limit
 
 SQLITE = Dialect(
     name="sqlite",
@@ -164,10 +166,30 @@ class SqliteTx(Tx):
         return await self._step(lambda db: db.execute(sql, params).fetchall())
 
     async def insert_rows(self, into: str, rows: Sequence[Params], *, tail: str = "") -> int:
+        """Multi-row statements of up to INSERT_ROWS rows, all in one trip to the worker.
+
+        Not ``executemany``: it binds each row's values holding the GIL and steps the row
+        without it, so beside an event loop that keeps the GIL (an indexer decoding the
+        next chunks) every row waited up to a switch interval (5 ms) to bind. A statement
+        of hundreds of rows binds once and inserts them all with the GIL released, so the
+        store's thread runs beside the loop's (docs/architecture.md, "Indexing a backlog").
+        """
         if not rows:
             return 0
-        sql = f"INSERT INTO {into} VALUES ({', '.join('?' * len(rows[0]))}) {tail}"
-        return await self._step(lambda db: db.executemany(sql, rows).rowcount)
+        width = len(rows[0])
+        one = f"({', '.join('?' * width)})"
+
+        def insert(db: sqlite3.Connection) -> int:
+            limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            per = max(1, min(INSERT_ROWS, limit // width))
+            added = 0
+            for start in range(0, len(rows), per):
+                part = rows[start : start + per]
+                sql = f"INSERT INTO {into} VALUES {', '.join([one] * len(part))} {tail}"
+                added += db.execute(sql, list(chain.from_iterable(part))).rowcount
+            return added
+
+        return await self._step(insert)
 
 
 class SqliteStore(SqlStore):

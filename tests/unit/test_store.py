@@ -384,3 +384,35 @@ async def test_a_cli_holding_the_file_does_not_freeze_the_loop(tmp_path: Path) -
         ticker.cancel()
         other.close()
         await store.close()
+
+
+async def test_a_large_insert_spans_statements_and_keeps_every_row_once(store: Store) -> None:
+    """More rows than one multi-row statement holds (INSERT_ROWS), some already stored and
+    some twice in the batch: each row is stored once and the count says how many were new."""
+    from relayer.store.sqlite import INSERT_ROWS
+
+    first = [new_message(n) for n in range(0, 700)]
+    assert await store.add_messages(first) == 700
+    batch = [new_message(n) for n in range(500, INSERT_ROWS * 2 + 300)]
+    batch += batch[:50]  # the same message twice in one write
+    assert await store.add_messages(batch) == INSERT_ROWS * 2 + 300 - 700
+    assert await store.leaves(65001) == [new_message(n).id for n in range(INSERT_ROWS * 2 + 300)]
+    ignored = [new_message(n, origin=65003) for n in range(INSERT_ROWS + 1)]
+    await store.add_messages(ignored, {ignored[-1].id: "outside the policy"})
+    last = await store.message(ignored[-1].id)
+    assert last is not None and last.status == Status.IGNORED
+    assert last.last_error == "outside the policy"
+    row = await store.message(ignored[0].id)
+    assert row is not None and row.status == Status.PENDING and row.raw == ignored[0].raw
+
+
+async def test_statements_stay_within_sqlites_variable_limit(tmp_path: Path) -> None:
+    """A SQLite built with a lower limit on bound values than INSERT_ROWS rows need gets
+    smaller statements, not an error."""
+    store = SqliteStore(tmp_path / "s.db")
+    try:
+        await store.conn.call(lambda db: db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100))
+        assert await store.add_messages([new_message(n) for n in range(37)]) == 37
+        assert len(await store.leaves(65001)) == 37
+    finally:
+        await store.close()
