@@ -148,7 +148,7 @@ class ChainIndexer:
         self._resumed = False
         # the next chunk's eth_getLogs, asked while this chunk is decoded and stored: the
         # node works on it meanwhile (docs/architecture.md, "Indexing")
-        self._ahead: tuple[int, int, asyncio.Task[list[dict[str, Any]]]] | None = None
+        self._ahead: tuple[int, int, asyncio.Task[tuple[list[Log], list[Any]]]] | None = None
         self._writing: asyncio.Task[None] | None = None  # held rows and cursor on their way
         self._stored: tuple[int, str] | None = None  # the cursor this indexer last wrote
         self.progress = asyncio.Condition()
@@ -209,15 +209,19 @@ class ChainIndexer:
             self._set_cursor(cursor)
             return True
         ahead = await self._take_ahead(cursor + 1, safe)
-        end = ahead[0] if ahead else min(safe, cursor + self.chunk)
-        logs = ahead[1] if ahead else await self._logs(cursor + 1, end)
-        if logs is None:
-            return False  # the chunk shrank; try again at once
+        if ahead is not None:
+            end, logs, headers = ahead
+        else:
+            end = min(safe, cursor + self.chunk)
+            asked_logs = await self._logs(cursor + 1, end)
+            if asked_logs is None:
+                return False  # the chunk shrank; try again at once
+            logs, headers = asked_logs, None
         self._resize(end - cursor, len(logs))
         if end < safe:  # far behind: the node reads the next chunk while this one is stored
             self._ask_ahead(end + 1, min(safe, end + self.chunk))
-        blocks = sorted({int(log["blockNumber"], 16) for log in logs} | {end})
-        headers = await self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
+        if headers is None:
+            headers = await self._headers(logs, end)
         times = {int(h["number"], 16): int(h["timestamp"], 16) for h in headers if h}
         end_hash = next(str(h["hash"]) for h in headers if h and int(h["number"], 16) == end)
         await self.sink(logs, times)
@@ -282,13 +286,24 @@ class ChainIndexer:
 
     def _ask_ahead(self, start: int, end: int) -> None:
         self._drop_ahead()
-        task = asyncio.create_task(self.rpc.logs(self.addresses, start, end))
+        task = asyncio.create_task(self._chunk(start, end))
         self._ahead = (start, end, task)
 
-    async def _take_ahead(self, start: int, safe: int) -> tuple[int, list[Log]] | None:
-        """The chunk asked ahead, if it is the one that comes next: its end and logs. One
-        that failed is asked again the usual way (``_logs``: a refused range shrinks there,
-        other errors count as before)."""
+    async def _chunk(self, start: int, end: int) -> tuple[list[Log], list[Any]]:
+        """A chunk asked ahead: its logs in chain order and its blocks' headers."""
+        logs = self._ordered(await self.rpc.logs(self.addresses, start, end))
+        return logs, await self._headers(logs, end)
+
+    async def _headers(self, logs: Sequence[Log], end: int) -> list[Any]:
+        """The headers of the blocks ``logs`` are in, and of ``end`` (their timestamps go
+        with the rows; ``end``'s hash is the cursor's)."""
+        blocks = sorted({int(log["blockNumber"], 16) for log in logs} | {end})
+        return await self.rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
+
+    async def _take_ahead(self, start: int, safe: int) -> tuple[int, list[Log], list[Any]] | None:
+        """The chunk asked ahead, if it is the one that comes next: its end, logs and
+        headers. One that failed is asked again the usual way (``_logs``: a refused range
+        shrinks there, other errors count as before)."""
         ahead, self._ahead = self._ahead, None
         if ahead is None:
             return None
@@ -297,10 +312,10 @@ class ChainIndexer:
             _cancel(task)
             return None
         try:
-            logs = await task
+            logs, headers = await task
         except ChainError:
             return None
-        return end, self._ordered(logs)
+        return end, logs, headers
 
     def _drop_ahead(self) -> None:
         if self._ahead is not None:
@@ -361,7 +376,7 @@ class ChainIndexer:
                     await self.progress.wait()
 
 
-def _cancel(task: asyncio.Task[list[dict[str, Any]]]) -> None:
+def _cancel(task: asyncio.Task[Any]) -> None:
     """Drop a chunk asked ahead; one that already failed has its error read (not warned of)."""
     if task.done():
         if not task.cancelled():

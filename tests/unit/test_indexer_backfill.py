@@ -19,6 +19,7 @@ from relayer.core.message import Message
 from relayer.daemon import indexer as indexer_module
 from relayer.daemon.indexer import fan_out
 from relayer.daemon.origin import MailboxSink, OriginTree, TreeMismatch
+from relayer.errors import ChainUnavailable
 from relayer.store.sqlite import SqliteStore
 from tests.unit.test_indexer import ScriptedChain, Sink, _log, catch_up, make
 
@@ -113,6 +114,34 @@ async def test_chunks_asked_ahead_cover_the_range_once_in_order(tmp_path: Path) 
     asked = sorted(set(chain.ranges))
     assert asked[0][0] == 1 and asked[-1][1] == 498
     assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(asked))
+    await store.close()
+
+
+async def test_a_chunk_asked_ahead_whose_headers_fail_is_asked_again(tmp_path: Path) -> None:
+    """The chunk asked ahead brings its blocks' headers too (their timestamps go with the
+    rows); when that request fails, the chunk is read again the usual way: none skipped."""
+    chain = ScriptedChain(head=500)
+    chain.logs_at = {n: [_log(n)] for n in range(1, 499)}
+    failures = iter([True, False, False, True])
+    batch = chain.batch
+
+    async def flaky(calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        if next(failures, False):
+            raise ChainUnavailable("node went away")
+        return await batch(calls)
+
+    chain.batch = flaky  # type: ignore[method-assign]
+    store = SqliteStore(tmp_path / "s.db")
+    sink = Sink()  # checks every log's block timestamp
+    indexer = make(chain, store, sink, chunk=16)
+    for _ in range(200):
+        try:
+            if await indexer.step():
+                break
+        except ChainUnavailable:
+            continue  # the run loop retries a round that failed
+    assert sink.seen == list(range(1, 499))  # each log once, in chain order
+    assert next(failures, None) is None  # both failures were met
     await store.close()
 
 
