@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from eth_utils.address import to_checksum_address
 
@@ -22,8 +22,6 @@ from relayer.errors import ChainError
 from relayer.store import ChainEvent, NewMessage, Store
 from relayer.telemetry.logging import get_logger
 from relayer.telemetry.metrics import Metrics
-
-T = TypeVar("T")
 
 
 class TreeMismatch(ChainError):
@@ -114,24 +112,25 @@ class MailboxSink:
         new: list[NewMessage] = []
         deliveries: list[tuple[bytes, str, int, float]] = []
         events: list[ChainEvent] = []
+        mailbox, bridge, dispatch = self._mailbox, self._bridge, self._dispatch_topic
         for log in logs:
             address = str(log["address"]).lower()
-            if address == self._mailbox:
-                self._mailbox_log(log, times, new, deliveries)
-            elif address == self._bridge:
+            if address == mailbox:
+                topics = log["topics"]
+                if topics[0] == dispatch:  # the backfill's log: a loop of its own (_dispatch)
+                    new.append(self._dispatch(log, topics, times))
+                else:
+                    self._process_log(log, topics, times, deliveries)
+            elif address == bridge:
                 self._bridge_log(log, events)
+        add = self.origin.add
         for message in new:
-            self.origin.add(message.nonce, message.id)
+            add(message.nonce, message.id)
         self._held += new
         if deliveries:
             await self.store.mark_delivered(deliveries)
         if events:
             await self.store.add_events(events)
-
-    def _shared(self, value: T) -> T:
-        """One object for the equal senders, recipients and transaction hashes of the rows
-        held (a transaction dispatches thousands): a tenth less memory a held row."""
-        return self._same.setdefault(value, value)
 
     def held(self) -> int:
         """Dispatched messages read but not yet written (the indexer says when: ``flush``)."""
@@ -178,56 +177,45 @@ class MailboxSink:
     def _name(self, chain_id: int) -> str:
         return self.names_by_id.get(chain_id, str(chain_id))
 
-    def _mailbox_log(
-        self,
-        log: Mapping[str, Any],
-        times: Mapping[int, int],
-        new: list[NewMessage],
-        deliveries: list[tuple[bytes, str, int, float]],
-    ) -> None:
-        """Dispatch and Process, decoded by hand: the relayer reads thousands a second.
+    def _dispatch(
+        self, log: Mapping[str, Any], topics: Sequence[str], times: Mapping[int, int]
+    ) -> NewMessage:
+        """A Dispatch log, decoded by hand: the relayer reads thousands a second.
 
         Dispatch(bytes32 indexed id, uint32 indexed destination, uint32 nonce, bytes message)
-        carries ``abi.encode(nonce, message)``; Process(bytes32 indexed id, uint32 indexed
-        origin, uint32 nonce) carries the id in its first topic.
+        carries ``abi.encode(nonce, message)``; its id is checked against the message's hash.
         """
-        topics = log["topics"]
-        topic = topics[0]
-        if topic == self._dispatch_topic:
-            block = int(log["blockNumber"], 16)
-            data = bytes.fromhex(log["data"][2:])
-            raw = self._dispatched(data)
-            message_id = bytes.fromhex(topics[1][2:])
-            if keccak256(raw) != message_id:
-                raise TreeMismatch(f"chain {self.chain_name}: a Dispatch log's id does not match")
-            _version, nonce, origin, sender, destination, recipient = HEADER.unpack_from(raw)
-            kind, ref = _kind_and_ref(raw, HEADER_LENGTH)
-            new.append(
-                NewMessage(
-                    id=message_id,
-                    origin=origin,
-                    nonce=nonce,
-                    destination=destination,
-                    sender=self._shared(sender),
-                    recipient=self._shared(recipient),
-                    raw=raw,
-                    kind=kind,
-                    ref=ref,
-                    dispatch_tx=self._shared(str(log["transactionHash"])),
-                    dispatch_block=block,
-                    dispatched_at=float(times.get(block, 0)),
-                )
-            )
-        elif topic == self._process_topic:
-            block = int(log["blockNumber"], 16)
-            deliveries.append(
-                (
-                    bytes.fromhex(topics[1][2:]),
-                    str(log["transactionHash"]),
-                    block,
-                    float(times.get(block, 0)),
-                )
-            )
+        raw = self._dispatched(bytes.fromhex(log["data"][2:]))
+        message_id = bytes.fromhex(topics[1][2:])
+        if keccak256(raw) != message_id:
+            raise TreeMismatch(f"chain {self.chain_name}: a Dispatch log's id does not match")
+        _version, nonce, origin, sender, destination, recipient = HEADER.unpack_from(raw)
+        kind, ref = _kind_and_ref(raw, HEADER_LENGTH)
+        block = int(log["blockNumber"], 16)
+        tx = log["transactionHash"]
+        same = self._same.setdefault  # one object for the equal values of the rows held
+        return NewMessage(
+            message_id, origin, nonce, destination, same(sender, sender),
+            same(recipient, recipient), raw, kind, ref, same(tx, tx), block,
+            float(times.get(block, 0)),
+        )  # fmt: skip
+
+    def _process_log(
+        self,
+        log: Mapping[str, Any],
+        topics: Sequence[str],
+        times: Mapping[int, int],
+        deliveries: list[tuple[bytes, str, int, float]],
+    ) -> None:
+        """Process(bytes32 indexed id, uint32 indexed origin, uint32 nonce): a delivery, by
+        this relayer or anyone, of the message whose id is the first topic."""
+        if topics[0] != self._process_topic:
+            return
+        block = int(log["blockNumber"], 16)
+        message_id = bytes.fromhex(topics[1][2:])
+        deliveries.append(
+            (message_id, str(log["transactionHash"]), block, float(times.get(block, 0)))
+        )
 
     def _dispatched(self, data: bytes) -> bytes:
         """The message bytes of a Dispatch log's data, ``abi.encode(uint32 nonce, bytes

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
 from functools import lru_cache
+from operator import attrgetter
 from types import NoneType
 from typing import Any, Generic, TypeVar, get_args, get_type_hints
 
@@ -103,8 +104,7 @@ class Tx(ABC):
     async def insert_rows(self, into: str, rows: Sequence[Params], *, tail: str = "") -> int:
         """``INSERT INTO {into} VALUES (...) {tail}`` for every row; how many rows it added.
 
-        Multi-row VALUES, CHUNK rows a statement; SQLite runs one prepared statement over
-        the rows instead (sqlite.py), which costs it less.
+        Multi-row VALUES, CHUNK rows a statement (SQLite's are larger: sqlite.py).
         """
         added = 0
         for chunk in _chunks(rows):
@@ -182,6 +182,7 @@ TX = RowMapper(TxRow, skip=("message_ids",))
 LOCK = RowMapper(HtlcLock)
 _NEW_LOCK = LOCK.names[: LOCK.names.index("state") + 1]  # what a Locked event tells
 
+_BY_NONCE = attrgetter("origin", "nonce")
 _MESSAGE_INSERT = (
     "id, origin, nonce, destination, sender, recipient, raw, kind, ref, dispatch_tx, "
     "dispatch_block, dispatched_at, status, attempts, next_attempt_at, last_error, indexed_at, "
@@ -276,16 +277,14 @@ class SqlStore(Store):
             return 0
         now = self._clock()
         skip = ignored or {}
-        ordered = sorted(messages, key=lambda m: (m.origin, m.nonce))
-
+        ordered = sorted(messages, key=_BY_NONCE)
+        # a NewMessage is the row's first columns, in _MESSAGE_INSERT's order: the row is it
+        # and its state (a backfill builds a million of these)
+        pending = ("pending", 0, 0.0, None, now, now)
         rows = [
-            (
-                m.id, m.origin, m.nonce, m.destination, m.sender, m.recipient, m.raw, m.kind,
-                m.ref, m.dispatch_tx, m.dispatch_block, m.dispatched_at,
-                "ignored" if m.id in skip else "pending", 0, 0.0, skip.get(m.id), now, now,
-            )
+            m + (("ignored", 0, 0.0, skip[m.id], now, now) if m.id in skip else pending)
             for m in ordered
-        ]  # fmt: skip
+        ] if skip else [m + pending for m in ordered]  # fmt: skip
 
         async def insert(tx: Tx) -> int:
             return await tx.insert_rows(
