@@ -255,21 +255,29 @@ async def push(
 
 @dataclass
 class ProcessUsage:
-    """CPU seconds and peak resident memory of a process, from /proc."""
+    """CPU seconds and peak resident memory of a process, from /proc; ``loop_cpu_seconds``
+    is its main thread's share (the relayer's event loop: the rest is its other threads,
+    the SQLite store's among them)."""
 
     cpu_seconds: float
     peak_rss_mb: float
+    loop_cpu_seconds: float = 0.0
 
 
 def process_usage(pid: int) -> ProcessUsage:
     ticks = os.sysconf("SC_CLK_TCK")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
+
+    def cpu(stat: Path) -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
     peak = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             peak = int(line.split()[1]) / 1024
-    return ProcessUsage(cpu, peak)
+    return ProcessUsage(
+        cpu(Path(f"/proc/{pid}/stat")), peak, cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
+    )
 
 
 def require_py_spy() -> None:
