@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from itertools import chain
@@ -181,15 +181,31 @@ class SqliteTx(Tx):
 
         def insert(db: sqlite3.Connection) -> int:
             limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            per = max(1, min(INSERT_ROWS, limit // width))
-            added = 0
-            for start in range(0, len(rows), per):
-                part = rows[start : start + per]
-                sql = f"INSERT INTO {into} VALUES {', '.join([one] * len(part))} {tail}"
+            added = start = 0
+            for size in statement_sizes(len(rows), max(1, min(INSERT_ROWS, limit // width))):
+                part = rows[start : start + size]
+                start += size
+                sql = f"INSERT INTO {into} VALUES {', '.join([one] * size)} {tail}"
                 added += db.execute(sql, list(chain.from_iterable(part))).rowcount
             return added
 
         return await self._step(insert)
+
+
+def statement_sizes(count: int, most: int) -> Iterator[int]:
+    """Rows a statement for ``count`` rows: ``most`` while they last, then the powers of two
+    that make up the rest. sqlite3 keeps every distinct statement it prepared (up to 128),
+    and one of a thousand rows holds 1.5 MB prepared: a statement for each remainder a
+    backfill's writes leave would grow the process by a hundred MB; these are a dozen."""
+    while count >= most:
+        yield most
+        count -= most
+    size = 1 << (most.bit_length() - 1)
+    while count:
+        while size > count:
+            size >>= 1
+        yield size
+        count -= size
 
 
 class SqliteStore(SqlStore):

@@ -416,3 +416,17 @@ async def test_statements_stay_within_sqlites_variable_limit(tmp_path: Path) -> 
         assert len(await store.leaves(65001)) == 37
     finally:
         await store.close()
+
+
+def test_a_handful_of_statement_shapes_whatever_the_batch() -> None:
+    """Every batch size is cut into statements of a few fixed sizes: sqlite3 keeps each
+    distinct statement it prepared, at 1.5 MB for a thousand rows."""
+    from relayer.store.sqlite import statement_sizes
+
+    shapes: set[int] = set()
+    for count in range(0, 5_000):
+        sizes = list(statement_sizes(count, 1_000))
+        assert sum(sizes) == count and sizes == sorted(sizes, reverse=True)
+        shapes.update(sizes)
+    assert shapes == {1_000} | {2**k for k in range(10)}
+    assert list(statement_sizes(37, 5)) == [5] * 7 + [2]
