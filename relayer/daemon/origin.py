@@ -117,7 +117,7 @@ class MailboxSink:
             address = str(log["address"]).lower()
             if address == mailbox:
                 topics = log["topics"]
-                if topics[0] == dispatch:  # the backfill's log: a loop of its own (_dispatch)
+                if topics[0] == dispatch:  # a backfill reads a million of these
                     new.append(self._dispatch(log, topics, times))
                 else:
                     self._process_log(log, topics, times, deliveries)
@@ -192,7 +192,7 @@ class MailboxSink:
         _version, nonce, origin, sender, destination, recipient = HEADER.unpack_from(raw)
         kind, ref = _kind_and_ref(raw, HEADER_LENGTH)
         block = int(log["blockNumber"], 16)
-        tx = log["transactionHash"]
+        tx = str(log["transactionHash"])
         same = self._same.setdefault  # one object for the equal values of the rows held
         return NewMessage(
             message_id, origin, nonce, destination, same(sender, sender),
