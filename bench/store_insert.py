@@ -10,7 +10,7 @@ indexer's ``HOLD_ROWS``, three ways, each into a fresh file:
 
 - ``store``: through the store itself (``SqliteStore.add_messages``, its schema, its
   statements and pragmas, on its worker thread), the loop doing nothing else;
-- ``statement``: the same schema, pragmas and multi-row statement, from one thread with
+- ``statement``: the same schema, pragmas and statements (``insert_many``), from one thread with
   no event loop or thread hop: the store's own overhead is the difference;
 - ``no id index``: the same, with the ``messages`` table keyed by rowid and no index on
   its id: what the random-order id index (the primary key every lookup by id and the
@@ -27,26 +27,22 @@ import argparse
 import asyncio
 import os
 import sqlite3
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 from bench.harness import Busy, add_run_options, median_spread, print_rows, provenance, write_report
 from relayer.daemon.indexer import HOLD_ROWS
 from relayer.store import NewMessage
 from relayer.store.schema import render
-from relayer.store.sqlite import INSERT_ROWS, SQLITE, WAL_CHECKPOINT_PAGES, SqliteStore
+from relayer.store.sql import MESSAGE_COLUMNS
+from relayer.store.sqlite import INSERT_ROWS, SQLITE, SqliteStore, configure, insert_many
 
 MESSAGE_BYTES = 301  # a bench transfer's message (header and body), as index_backfill's
 PER_BLOCK = 1_500
-COLUMNS = (
-    "id, origin, nonce, destination, sender, recipient, raw, kind, ref, dispatch_tx, "
-    "dispatch_block, dispatched_at, status, attempts, next_attempt_at, last_error, "
-    "indexed_at, updated_at"
-)
 WAYS = ("store", "statement", "no id index")
 
 
@@ -108,24 +104,18 @@ def through_store(path: Path, rows: int) -> Timing:
 
 def through_statement(path: Path, rows: int, *, id_index: bool) -> Timing:
     db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    configure(db)
     for statement in render(SQLITE.types):
         if not id_index:
             statement = statement.replace("id BLOB PRIMARY KEY", "id BLOB NOT NULL")
         db.execute(statement)
-    one = f"({', '.join('?' * 18)})"
     now = time.time()
     state = ("pending", 0, 0.0, None, now, now)
 
     def insert(batch: Sequence[NewMessage]) -> None:
         db.execute("BEGIN IMMEDIATE")
-        for start in range(0, len(batch), INSERT_ROWS):
-            part = [(*m, *state) for m in batch[start : start + INSERT_ROWS]]
-            values = ", ".join([one] * len(part))  # placeholders only: S608 does not apply
-            sql = f"INSERT INTO messages ({COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING"  # noqa: S608
-            db.execute(sql, list(chain.from_iterable(part)))
+        rows = [(*m, *state) for m in batch]
+        insert_many(db, f"messages ({MESSAGE_COLUMNS})", rows, "ON CONFLICT DO NOTHING")
         db.execute("COMMIT")
 
     try:
@@ -199,14 +189,9 @@ def main() -> None:
         "index's share is `statement` less `no id index`.",
     ]
     name = f"store-insert-{args.rows}" + (f"-busy{args.busy}" if args.busy else "")
-    figures = {f"{w.replace(' ', '_')}_us_a_row": _median(per_row(w)) for w in WAYS}
+    figures = {f"{w.replace(' ', '_')}_us_a_row": statistics.median(per_row(w)) for w in WAYS}
     path = write_report(name, "Store insert cost", lines, figures=figures)
     print(f"\nreport: {path}")
-
-
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
 
 
 if __name__ == "__main__":

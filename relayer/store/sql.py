@@ -183,7 +183,7 @@ LOCK = RowMapper(HtlcLock)
 _NEW_LOCK = LOCK.names[: LOCK.names.index("state") + 1]  # what a Locked event tells
 
 _BY_NONCE = attrgetter("origin", "nonce")
-_MESSAGE_INSERT = (
+MESSAGE_COLUMNS = (
     "id, origin, nonce, destination, sender, recipient, raw, kind, ref, dispatch_tx, "
     "dispatch_block, dispatched_at, status, attempts, next_attempt_at, last_error, indexed_at, "
     "updated_at"
@@ -278,17 +278,17 @@ class SqlStore(Store):
         now = self._clock()
         skip = ignored or {}
         ordered = sorted(messages, key=_BY_NONCE)
-        # a NewMessage is the row's first columns, in _MESSAGE_INSERT's order: the row is it
+        # a NewMessage is the row's first columns, in MESSAGE_COLUMNS's order: the row is it
         # and its state (a backfill builds a million of these)
         pending = ("pending", 0, 0.0, None, now, now)
         rows = [
             m + (("ignored", 0, 0.0, skip[m.id], now, now) if m.id in skip else pending)
             for m in ordered
-        ] if skip else [m + pending for m in ordered]  # fmt: skip
+        ]
 
         async def insert(tx: Tx) -> int:
             return await tx.insert_rows(
-                f"messages ({_MESSAGE_INSERT})", rows, tail="ON CONFLICT DO NOTHING"
+                f"messages ({MESSAGE_COLUMNS})", rows, tail="ON CONFLICT DO NOTHING"
             )
 
         return await self.conn.run(insert)

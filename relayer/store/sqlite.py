@@ -66,14 +66,7 @@ class SqliteConnection(Connection):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            # checkpoint every 10,000 WAL pages (40 MB), not 1,000: a page of the random-order
-            # id index rewritten by several commits is copied back once (a backfill's
-            # inserts cost a quarter less a row at 500,000 messages; docs/architecture.md)
-            db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA foreign_keys=ON")
+            configure(db)
             self._migrate(db)
         except BaseException:
             db.close()
@@ -176,20 +169,37 @@ class SqliteTx(Tx):
         """
         if not rows:
             return 0
-        width = len(rows[0])
-        one = f"({', '.join('?' * width)})"
+        return await self._step(lambda db: insert_many(db, into, rows, tail))
 
-        def insert(db: sqlite3.Connection) -> int:
-            limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            added = start = 0
-            for size in statement_sizes(len(rows), max(1, min(INSERT_ROWS, limit // width))):
-                part = rows[start : start + size]
-                start += size
-                sql = f"INSERT INTO {into} VALUES {', '.join([one] * size)} {tail}"
-                added += db.execute(sql, list(chain.from_iterable(part))).rowcount
-            return added
 
-        return await self._step(insert)
+def configure(db: sqlite3.Connection) -> None:
+    """The store's settings on a new connection (bench/store_insert.py uses them too)."""
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    # checkpoint every 10,000 WAL pages (40 MB), not 1,000: a page of the random-order id
+    # index rewritten by several commits is copied back once (a backfill's inserts cost a
+    # quarter less a row at 500,000 messages; docs/architecture.md)
+    db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA foreign_keys=ON")
+
+
+def insert_many(db: sqlite3.Connection, into: str, rows: Sequence[Params], tail: str) -> int:
+    """``INSERT INTO {into} VALUES ... {tail}`` for ``rows`` in statements of
+    ``statement_sizes`` (SqliteTx.insert_rows, in the store's transaction); how many rows
+    it added."""
+    if not rows:
+        return 0
+    width = len(rows[0])
+    one = f"({', '.join('?' * width)})"
+    limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    added = start = 0
+    for size in statement_sizes(len(rows), max(1, min(INSERT_ROWS, limit // width))):
+        part = rows[start : start + size]
+        start += size
+        sql = f"INSERT INTO {into} VALUES {', '.join([one] * size)} {tail}"
+        added += db.execute(sql, list(chain.from_iterable(part))).rowcount
+    return added
 
 
 def statement_sizes(count: int, most: int) -> Iterator[int]:
