@@ -10,11 +10,11 @@ indexer's ``HOLD_ROWS``, three ways, each into a fresh file:
 
 - ``store``: through the store itself (``SqliteStore.add_messages``, its schema, its
   statements and pragmas, on its worker thread), the loop doing nothing else;
-- ``statement``: the same schema, pragmas and statements (``insert_many``), from one thread with
-  no event loop or thread hop: the store's own overhead is the difference;
+- ``statement``: the same schema, pragmas and statements (``insert_many``), from one
+  thread with no event loop or thread hop: the store's own overhead is the difference;
 - ``no id index``: the same, with the ``messages`` table keyed by rowid and no index on
-  its id: what the random-order id index (the primary key every lookup by id and the
-  foreign keys use) costs.
+  its id: what the random-order id index (the primary key every lookup by id uses)
+  costs.
 
 It prints microseconds a row over all the rows and over the writes that hold the last
 tenth (the index at its largest), and writes
