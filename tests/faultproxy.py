@@ -3,7 +3,8 @@
 It forwards HTTP POSTs to an upstream node and, per request and at the configured
 rates, drops the connection, delays the answer, answers 429 or 5xx, or cuts the
 response short. It can also be switched fully down (connections refused at the
-HTTP level with a reset) and back up. Every fault is counted.
+HTTP level with a reset) and back up, or hold the requests that carry a marker (a
+function selector, say) until released. Every fault is counted.
 
     python -m tests.faultproxy --upstream http://127.0.0.1:8545 --port 9545 \\
         --drop 0.05 --delay 0.1:0.5 --http429 0.05 --http5xx 0.05 --truncate 0.02
@@ -50,6 +51,21 @@ class FaultProxy:
         self._rng = random.Random(self.faults.seed)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._marker: bytes | None = None
+        self._released = asyncio.Event()
+        self.holding = asyncio.Event()  # set once a request waits in ``hold``
+
+    def hold(self, marker: bytes) -> None:
+        """From now on, hold every request whose body contains ``marker`` until
+        ``release``: its caller waits as on a node that does not answer."""
+        self._marker = marker
+        self._released.clear()
+        self.holding.clear()
+
+    def release(self) -> None:
+        """Forward the held requests, and hold no more."""
+        self._marker = None
+        self._released.set()
 
     @property
     def url(self) -> str:
@@ -69,6 +85,7 @@ class FaultProxy:
         return self.url
 
     async def stop(self) -> None:
+        self.release()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -85,6 +102,10 @@ class FaultProxy:
         if faults.down:
             faults.counts["down"] += 1
             return await self._reset(request)
+        if self._marker is not None and self._marker in body:
+            faults.counts["held"] += 1
+            self.holding.set()
+            await self._released.wait()
         if self._roll(faults.drop):
             faults.counts["drop"] += 1
             return await self._reset(request)

@@ -28,6 +28,7 @@ from relayer.chain import contracts
 from relayer.config import parse_key
 from relayer.store import Store, relayer_owner
 from relayer.store.postgres import PostgresStore
+from tests.faultproxy import FaultProxy
 from tests.helpers import write_config
 from tests.integration.system import (
     Chains,
@@ -55,7 +56,15 @@ async def test_two_relayers_share_one_store(
     chains = Chains(system)
     for chain in ("a", "b"):  # the second key needs gas on both chains
         await chains.rpcs[chain].request("anvil_setBalance", [senders[1], hex(10**22)])
-    configs = [_config(system, tmp_path / f"relayer{i}.toml", url, k) for i, k in enumerate(keys)]
+    # each relayer reaches chain b through a proxy that can hold its replay check, which
+    # it makes right after a claim: the test then kills it with the claim's leases in hand
+    proxies = [FaultProxy(system.config.chain("b").rpc_url) for _ in keys]
+    for proxy in proxies:
+        await proxy.start()
+    configs = [
+        _config(system, tmp_path / f"relayer{i}.toml", url, k, proxies[i].url)
+        for i, k in enumerate(keys)
+    ]
     logs = [tmp_path / f"relayer{i}.log" for i in range(2)]
     store = await PostgresStore.connect(url, owner="test-reader")
     investors = system.config.accounts.investors
@@ -86,18 +95,24 @@ async def test_two_relayers_share_one_store(
             more = random_amounts(120, seed=22, high=10**17)
             later = [(investors[i % 3], people[(i + 2) % 3], a) for i, a in enumerate(more)]
             sending = asyncio.create_task(send_many(chains, "a", "b", later))
-            leased, killed_at = await _kill_holding_leases(procs[0], url, senders[0], chains, 90)
+            victim, leased, killed_at = await _kill_holding_leases(
+                procs, proxies, url, senders, chains
+            )
             second = await sending
             await wait_delivered(store, second, 180)
             carriers = await _carriers(url)
+            survivor = senders[1 - victim]
             for message_id, lease_until in leased.items():
                 took = [(sender, sent) for sender, _h, sent in carriers[message_id]]
-                assert {sender for sender, _ in took} == {senders[1]}, took
+                assert {sender for sender, _ in took} == {survivor}, took
                 sent_at = min(sent for _, sent in took)
                 assert sent_at >= lease_until - 0.01  # the live lease was respected
                 assert sent_at - killed_at <= LEASE + 8, "not taken over within a lease period"
             waited = max(min(s for _, _h, s in carriers[m]) for m in leased) - killed_at
-            print(f"  killed holding {len(leased)} leases; all taken over after {waited:.1f}s")
+            print(
+                f"  relayer {victim} killed holding {len(leased)} leases;"
+                f" all taken over after {waited:.1f}s"
+            )
             await _check_each_delivered_once(chains, url, system, first + second, start_block)
         for p in people:
             got = sum(a for _k, r, a in transfers + later if r == p)
@@ -105,13 +120,18 @@ async def test_two_relayers_share_one_store(
             assert await chains.balance("b", p) == b0[p] + got
             assert await chains.balance("a", p) == a0[p] - sent
     finally:
+        for proxy in proxies:
+            await proxy.stop()
         await store.close()
         await chains.close()
 
 
-def _config(system: System, path: Path, url: str, key: str) -> Path:
+def _config(system: System, path: Path, url: str, key: str, b_rpc: str) -> Path:
+    chains = [dict(c) for c in system.raw["chains"]]
+    chains[1]["rpc_url"] = b_rpc
     raw = {
         **system.raw,
+        "chains": chains,
         "relayer": {
             **system.raw["relayer"],
             "store": url,
@@ -190,34 +210,46 @@ async def _check_each_delivered_once(
 
 
 async def _kill_holding_leases(
-    proc: subprocess.Popen[bytes], url: str, sender: str, chains: Chains, timeout: float
-) -> tuple[dict[bytes, float], float]:
-    """Freeze the relayer until it is caught holding live leases on messages it has not
-    submitted, with every transaction it stored already broadcast; then kill -9 it.
-
-    Returns the leased ids with their lease ends, and the time of the kill.
-    """
-    owner = relayer_owner(sender)
-    deadline = time.monotonic() + timeout
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            os.kill(proc.pid, signal.SIGSTOP)
-            now = time.time()
+    procs: Sequence[subprocess.Popen[bytes]],
+    proxies: Sequence[FaultProxy],
+    url: str,
+    senders: Sequence[str],
+    chains: Chains,
+) -> tuple[int, dict[bytes, float], float]:
+    """Hold each relayer's replay check, which follows its claim; kill -9 the first one
+    held there, holding live leases on messages it has not submitted, and let the other
+    go on. Returns which relayer died, its leased ids with their lease ends, and the
+    time of the kill."""
+    marker = contracts.load("Mailbox").fn("deliveredWord").selector.hex().encode()
+    for proxy in proxies:
+        proxy.hold(marker)
+    try:
+        held = [asyncio.create_task(p.holding.wait()) for p in proxies]
+        try:
+            done, _ = await asyncio.wait(held, timeout=90, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in held:
+                task.cancel()
+        assert done, "neither relayer claimed the messages sent"
+        victim = next(i for i, task in enumerate(held) if task in done)
+        os.kill(procs[victim].pid, signal.SIGSTOP)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             rows = await (
                 await conn.execute(
                     "SELECT id, lease_until FROM messages WHERE lease_owner = %s "
                     "AND status IN ('pending', 'failed') AND lease_until > %s",
-                    (owner, now + 0.5),
+                    (relayer_owner(senders[victim]), time.time() + 0.5),
                 )
             ).fetchall()
-            if rows and await _all_broadcast(conn, chains, sender):
-                os.kill(proc.pid, signal.SIGKILL)
-                killed_at = time.time()
-                proc.wait(10)
-                return {bytes(i): float(u) for i, u in rows}, killed_at
-            os.kill(proc.pid, signal.SIGCONT)
-            await asyncio.sleep(0.02)
-    raise AssertionError("never caught the relayer holding leases")
+            assert rows, f"relayer {victim} asked the replay check holding no live lease"
+            assert await _all_broadcast(conn, chains, senders[victim])
+        os.kill(procs[victim].pid, signal.SIGKILL)
+        killed_at = time.time()
+        procs[victim].wait(10)
+    finally:
+        for proxy in proxies:
+            proxy.release()
+    return victim, {bytes(i): float(u) for i, u in rows}, killed_at
 
 
 async def _all_broadcast(conn: psycopg.AsyncConnection[Any], chains: Chains, sender: str) -> bool:
