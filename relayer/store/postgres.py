@@ -30,7 +30,14 @@ from psycopg.conninfo import conninfo_to_dict
 from relayer.errors import StoreError
 from relayer.store.base import instance_name
 from relayer.store.pg_writer import PgWriterLease
-from relayer.store.schema import SCHEMA_VERSION, SET_VERSION_SQL, VERSION_SQL, outdated, render
+from relayer.store.schema import (
+    ID_UNKEYED,
+    SCHEMA_VERSION,
+    SET_VERSION_SQL,
+    VERSION_SQL,
+    outdated,
+    render,
+)
 from relayer.store.sql import Connection, Dialect, Params, SqlStore, Tx
 from relayer.store.writer import WriterGuard
 
@@ -175,8 +182,11 @@ class PgConnection(Connection):
         await tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
         exists = await tx.fetch("SELECT to_regclass('meta') IS NOT NULL")
         rows = await tx.fetch(VERSION_SQL) if exists[0][0] else []
-        if not outdated(int(rows[0][0]) if rows else None, self.target.where):
+        version = int(rows[0][0]) if rows else None
+        if not outdated(version, self.target.where):
             return
+        if version is not None and version < ID_UNKEYED:  # schema.py says why
+            await tx.execute("ALTER TABLE messages DROP CONSTRAINT IF EXISTS messages_pkey")
         for statement in postgres_ddl():
             await tx.execute(statement)
         await tx.execute(SET_VERSION_SQL, (str(SCHEMA_VERSION),))

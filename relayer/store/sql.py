@@ -51,6 +51,7 @@ from relayer.store.models import (
     TxRow,
     TxStatus,
 )
+from relayer.store.schema import ID_KEY, ID_KEY_BYTES
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,6 +82,21 @@ class Dialect:
         if self.array_params:
             return f"{column} = ANY(?)", [list(values)]
         return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+    def among_ids(self, ids: Sequence[bytes]) -> tuple[str, list[Any]]:
+        """The messages of ``ids`` (not empty), found through their index (``BY_ID``)."""
+        keys, key_params = self.among(ID_KEY, [i[:ID_KEY_BYTES] for i in ids])
+        where, params = self.among("id", ids)
+        return f"{keys} AND {where}", key_params + params
+
+
+# A message by its id: through messages_id, which holds the id's first bytes (schema.py);
+# its parameters are ``by_id(message_id)``. A bare ``id = ?`` would read the whole table.
+BY_ID = f"{ID_KEY} = ? AND id = ?"
+
+
+def by_id(message_id: bytes) -> tuple[bytes, bytes]:
+    return message_id[:ID_KEY_BYTES], message_id
 
 
 @lru_cache(maxsize=512)
@@ -241,7 +257,7 @@ class SqlStore(Store):
         """``sql`` (ending in ``{ids}``) for the rows of ``ids``, in id order; rows changed."""
         changed = 0
         for chunk in _chunks(sorted(set(ids))):
-            where, values = self.dialect.among("id", chunk)
+            where, values = self.dialect.among_ids(chunk)
             changed += await tx.execute(sql.replace("{ids}", where), (*params, *values))
         return changed
 
@@ -249,7 +265,7 @@ class SqlStore(Store):
         """Lock message rows in id order (every writer does, so none deadlocks)."""
         rows: list[tuple[Any, ...]] = []
         for chunk in _chunks(sorted(set(ids))):
-            where, values = self.dialect.among("id", chunk)
+            where, values = self.dialect.among_ids(chunk)
             rows += await tx.fetch(
                 f"SELECT id, lease_owner, status FROM messages WHERE {where} ORDER BY id"
                 + self.dialect.lock_rows,
@@ -298,13 +314,13 @@ class SqlStore(Store):
         return [MESSAGE(r) for r in rows]
 
     async def message(self, message_id: bytes) -> MessageRow | None:
-        rows = await self._messages("WHERE id = ?", (message_id,))
+        rows = await self._messages(f"WHERE {BY_ID}", by_id(message_id))
         return rows[0] if rows else None
 
     async def messages_by_id(self, ids: Sequence[bytes]) -> list[MessageRow]:
         rows: list[MessageRow] = []
         for chunk in _chunks(sorted(set(ids))):
-            where, values = self.dialect.among("id", chunk)
+            where, values = self.dialect.among_ids(chunk)
             rows += await self._messages(f"WHERE {where}", tuple(values))
         return rows
 
@@ -431,10 +447,14 @@ class SqlStore(Store):
             )
             await db.executemany(
                 "UPDATE messages SET status = 'submitted', tx_hash = ?, updated_at = ?, "
-                "lease_owner = ?, lease_until = NULL WHERE id = ? AND status <> 'delivered'",
+                f"lease_owner = ?, lease_until = NULL WHERE {BY_ID} AND status <> 'delivered'",
                 sorted(
-                    ((tx.hash, now, self.owner, i) for tx in txs for i in set(tx.message_ids)),
-                    key=lambda row: row[3],  # id order, as every writer
+                    (
+                        (tx.hash, now, self.owner, *by_id(i))
+                        for tx in txs
+                        for i in set(tx.message_ids)
+                    ),
+                    key=lambda row: row[4],  # id order, as every writer
                 ),
             )
 
@@ -466,8 +486,8 @@ class SqlStore(Store):
             lambda tx: tx.executemany(
                 "UPDATE messages SET status = 'delivered', deliver_tx = ?, delivered_block = ?, "
                 "delivered_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL, "
-                "last_error = NULL WHERE id = ? AND (status <> 'delivered' OR deliver_tx = '')",
-                [(tx_hash, block, at, now, i) for i, tx_hash, block, at in ordered],
+                f"last_error = NULL WHERE {BY_ID} AND (status <> 'delivered' OR deliver_tx = '')",
+                [(tx_hash, block, at, now, *by_id(i)) for i, tx_hash, block, at in ordered],
             )
         )
 
@@ -490,9 +510,9 @@ class SqlStore(Store):
             await self._lock_messages(tx, [i for i, _reason in ordered])
             await tx.executemany(
                 "UPDATE messages SET status = 'ignored', last_error = ?, updated_at = ?, "
-                "lease_owner = NULL, lease_until = NULL WHERE id = ? "
+                f"lease_owner = NULL, lease_until = NULL WHERE {BY_ID} "
                 "AND status IN ('pending', 'failed')",
-                [(reason[:1000], now, i) for i, reason in ordered],
+                [(reason[:1000], now, *by_id(i)) for i, reason in ordered],
             )
 
         await self.conn.run(mark)
@@ -535,8 +555,8 @@ class SqlStore(Store):
         changed = await self._write(
             "UPDATE messages SET next_attempt_at = 0, updated_at = ?, "
             "status = CASE status WHEN 'refused' THEN 'failed' ELSE status END "
-            "WHERE id = ? AND status IN ('pending', 'failed', 'refused')",
-            (self._clock(), message_id),
+            f"WHERE {BY_ID} AND status IN ('pending', 'failed', 'refused')",
+            (self._clock(), *by_id(message_id)),
         )
         return changed > 0
 

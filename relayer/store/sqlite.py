@@ -23,7 +23,15 @@ from typing import Any, TypeVar
 
 from relayer.errors import StoreError
 from relayer.store.base import instance_name
-from relayer.store.schema import SCHEMA_VERSION, SET_VERSION_SQL, VERSION_SQL, outdated, render
+from relayer.store.schema import (
+    ID_UNKEYED,
+    SCHEMA_VERSION,
+    SET_VERSION_SQL,
+    VERSION_SQL,
+    messages_table,
+    outdated,
+    render,
+)
 from relayer.store.sql import CLAIM_SQL, Connection, Dialect, Params, SqlStore, Tx
 from relayer.store.writer import FileWriterLock, WriterGuard
 
@@ -79,7 +87,10 @@ class SqliteConnection(Connection):
             return
         db.execute("BEGIN IMMEDIATE")
         try:
-            if outdated(self._version(db), f"at {self.path}"):
+            version = self._version(db)
+            if outdated(version, f"at {self.path}"):
+                if version is not None and version < ID_UNKEYED:
+                    _unkey_messages(db)
                 for statement in render(SQLITE.types):
                     db.execute(statement)
                 db.execute(SET_VERSION_SQL, (str(SCHEMA_VERSION),))
@@ -170,6 +181,17 @@ class SqliteTx(Tx):
         if not rows:
             return 0
         return await self._step(lambda db: insert_many(db, into, rows, tail))
+
+
+def _unkey_messages(db: sqlite3.Connection) -> None:
+    """A store before schema 5: its messages table made again without the primary key on
+    id, which SQLite cannot drop (schema.py says why). Every row is copied into the new
+    table in the migration's transaction; the schema's indexes are then built on it."""
+    db.execute(messages_table(SQLITE.types, "messages_unkeyed"))
+    columns = ", ".join(row[1] for row in db.execute("PRAGMA table_info(messages_unkeyed)"))
+    db.execute(f"INSERT INTO messages_unkeyed ({columns}) SELECT {columns} FROM messages")
+    db.execute("DROP TABLE messages")
+    db.execute("ALTER TABLE messages_unkeyed RENAME TO messages")
 
 
 def configure(db: sqlite3.Connection) -> None:

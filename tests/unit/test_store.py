@@ -430,3 +430,57 @@ def test_a_handful_of_statement_shapes_whatever_the_batch() -> None:
         shapes.update(sizes)
     assert shapes == {1_000} | {2**k for k in range(10)}
     assert list(statement_sizes(37, 5)) == [5] * 7 + [2]
+
+
+async def test_ids_alike_in_their_indexed_bytes_are_told_apart(store: Store) -> None:
+    """messages_id holds an id's first 8 bytes (schema 5): two messages whose ids share
+    them (every id of ``new_message`` does) are still found and changed one at a time."""
+    twins = [new_message(0), new_message(1)]
+    assert twins[0].id[:8] == twins[1].id[:8] and twins[0].id != twins[1].id
+    await store.add_messages(twins)
+    await store.mark_delivered([(twins[0].id, "0x" + "cd" * 32, 20, 1500.0)])
+    first, second = await store.message(twins[0].id), await store.message(twins[1].id)
+    assert first is not None and first.status == Status.DELIVERED and first.nonce == 0
+    assert second is not None and second.status == Status.PENDING and second.nonce == 1
+    assert await store.message(twins[0].id[:8] + b"\xff" * 24) is None
+    assert [m.nonce for m in await store.messages_by_id([twins[1].id])] == [1]
+    assert await store.retry_now(twins[1].id) and not await store.retry_now(twins[0].id)
+
+
+async def test_every_lookup_by_id_goes_through_the_id_index(tmp_path: Path) -> None:
+    """Each statement the store runs on messages by id (claims, leases, submissions,
+    deliveries, retries) finds its rows through messages_id, never by reading the table:
+    a bare ``id = ?`` would still be right, and read every row of a million for each."""
+    store = SqliteStore(tmp_path / "r.db")
+    seen: list[str] = []
+    try:
+        await store.add_messages([new_message(i) for i in range(12)])
+        await store.conn.call(lambda db: db.set_trace_callback(seen.append))
+        ids = [new_message(i).id for i in range(12)]
+        due = await store.claim(65001, 65002, max_nonce=11, now=0.0, limit=12, lease_seconds=9)
+        assert len(due) == 12
+        await store.release(ids[:2])
+        await store.submit(tx_for(ids[2:4], nonce=0, tag="aa"))
+        await store.submit_many([tx_for(ids[4:6], nonce=1, tag="bb")])
+        await store.requeue(ids[4:5])
+        await store.mark_delivered([(ids[2], "0x" + "cd" * 32, 20, 1500.0)])
+        await store.mark_failed(ids[6:7], "boom", 0.0)
+        await store.mark_refused(ids[7:8], "no")
+        await store.mark_ignored([(ids[8], "policy")])
+        await store.unignore(ids[8:9])
+        await store.postpone(ids[9:10], 1e12, "budget")
+        await store.retry_now(ids[9])
+        await store.message(ids[10])
+        await store.messages_by_id(ids[10:])
+        await store.conn.call(lambda db: db.set_trace_callback(None))
+        by_id = [s for s in seen if "messages" in s and "substr(id, 1, 8)" in s]
+        assert len(by_id) >= 14, seen
+        for statement in by_id:
+            plan = " ".join(
+                str(row[3]) for row in store._db.execute("EXPLAIN QUERY PLAN " + statement)
+            )
+            assert "USING INDEX messages_id" in plan, (statement, plan)
+        bare = [s for s in seen if "messages" in s and "WHERE id" in s]
+        assert not bare, bare
+    finally:
+        await store.close()

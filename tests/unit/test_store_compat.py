@@ -4,6 +4,7 @@ with rows) and the PostgreSQL DDL that code created, both written by it."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -27,24 +28,37 @@ def sqlite_fixture(path: Path) -> Path:
 
 
 def test_the_schema_is_the_one_stores_were_created_with() -> None:
-    """Same statements, same types; version 4 only adds the console's index of deliveries
-    (CREATE INDEX IF NOT EXISTS, so opening a version-3 database adds it)."""
+    """Same statements, same types; version 4 adds the console's index of deliveries
+    (CREATE INDEX IF NOT EXISTS, so opening a version-3 database adds it), version 5 the
+    index of ids by their first bytes, and the id is no longer the primary key (an
+    older store is brought there when opened: below)."""
     old = [s.strip() for s in (FIXTURES / "postgres-v3-ddl.sql").read_text().split(";\n")]
+    old = [s.replace("id BYTEA PRIMARY KEY,", "id BYTEA NOT NULL,") for s in old if s]
     new = postgres_ddl()
     added = [s for s in new if s not in old]
-    assert [s for s in new if s in old] == [s for s in old if s]
-    assert len(added) == 1 and "messages_delivered" in added[0]
-    assert SCHEMA_VERSION == 4
+    assert [s for s in new if s in old] == old
+    names = [re.findall(r"CREATE INDEX IF NOT EXISTS (\w+)", s) for s in added]
+    assert names == [["messages_id"], ["messages_delivered"]]
+    assert SCHEMA_VERSION == 5
 
 
-async def test_an_old_sqlite_store_gains_the_index_of_deliveries(tmp_path: Path) -> None:
+async def test_an_old_sqlite_store_gains_the_new_indexes_and_loses_the_id_key(
+    tmp_path: Path,
+) -> None:
     path = sqlite_fixture(tmp_path / "old.db")
+    before = sqlite3.connect(path)
+    rows = before.execute("SELECT * FROM messages ORDER BY origin, nonce").fetchall()
+    before.close()
     store = SqliteStore(path, owner="new")
     await store.close()
     db = sqlite3.connect(path)
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    keys = [r[1] for r in db.execute("PRAGMA table_info(messages)") if r[5]]
+    after = db.execute("SELECT * FROM messages ORDER BY origin, nonce").fetchall()
     db.close()
-    assert "messages_delivered" in names
+    assert {"messages_delivered", "messages_id", "messages_lane", "messages_due"} <= names
+    assert keys == []  # id was the primary key; now a rowid table, unique by (origin, nonce)
+    assert after == rows and len(rows) == 4  # every row, every column, as it was
 
 
 async def reads_what_the_old_code_wrote(store: Store) -> None:
@@ -111,3 +125,10 @@ async def test_a_postgres_store_of_the_old_code_opens(
         await reads_what_the_old_code_wrote(store)
     finally:
         await store.close()
+    with psycopg.connect(url) as conn:
+        constraints = conn.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'messages'::regclass"
+        ).fetchall()
+        indexes = conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'messages'")
+        assert "messages_id" in {name for (name,) in indexes.fetchall()}
+    assert "messages_pkey" not in {name for (name,) in constraints}
