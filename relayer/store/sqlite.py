@@ -187,6 +187,13 @@ def _unkey_messages(db: sqlite3.Connection) -> None:
     """A store before schema 5: its messages table made again without the primary key on
     id, which SQLite cannot drop (schema.py says why). Every row is copied into the new
     table in the migration's transaction; the schema's indexes are then built on it."""
+    from relayer.telemetry.logging import get_logger
+
+    count = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    get_logger("store").warning(  # a million messages take seconds: say what the wait is
+        "upgrading the store to schema 5: copying its messages into a new table, once",
+        messages=count,
+    )
     db.execute(messages_table(SQLITE.types, "messages_unkeyed"))
     columns = ", ".join(row[1] for row in db.execute("PRAGMA table_info(messages_unkeyed)"))
     db.execute(f"INSERT INTO messages_unkeyed ({columns}) SELECT {columns} FROM messages")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import structlog
 
 from relayer.store import LockState, Status, Store, TxStatus
 from relayer.store.postgres import PostgresStore, postgres_ddl
@@ -49,8 +50,11 @@ async def test_an_old_sqlite_store_gains_the_new_indexes_and_loses_the_id_key(
     before = sqlite3.connect(path)
     rows = before.execute("SELECT * FROM messages ORDER BY origin, nonce").fetchall()
     before.close()
-    store = SqliteStore(path, owner="new")
+    with structlog.testing.capture_logs() as logs:
+        store = SqliteStore(path, owner="new")
     await store.close()
+    [upgrade] = [e for e in logs if "schema 5" in e["event"]]  # the wait is explained
+    assert upgrade["messages"] == 4 and upgrade["log_level"] == "warning"
     db = sqlite3.connect(path)
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     keys = [r[1] for r in db.execute("PRAGMA table_info(messages)") if r[5]]
