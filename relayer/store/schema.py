@@ -22,10 +22,10 @@ SCHEMA_VERSION = 5  # 2: htlc_locks (the DvP watcher); 3: writer_leases (one wri
 # thirds of the store's time a row. Its first 8 bytes find a row as surely (the lookup
 # compares the whole id too), in an index of 18 MB. (origin, nonce) is unique, and the id
 # is a hash of the message, which holds both: an id is unique as before.
-ID_KEY = "substr(id, 1, 8)"  # what messages_id holds; a lookup by id names it (sql.py)
 ID_KEY_BYTES = 8
+ID_KEY = f"substr(id, 1, {ID_KEY_BYTES})"  # what messages_id holds; a lookup names it (sql.py)
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS messages (
     lease_until REAL,
     UNIQUE (origin, nonce)
 );
-CREATE INDEX IF NOT EXISTS messages_id ON messages (substr(id, 1, 8));
+CREATE INDEX IF NOT EXISTS messages_id ON messages ({ID_KEY});
 CREATE INDEX IF NOT EXISTS messages_lane ON messages (origin, destination, status, nonce);
 -- what a lane may claim, in nonce order: only the rows not yet delivered or submitted,
 -- so a claim never walks past a lane's delivered history (nor a busy neighbour's)

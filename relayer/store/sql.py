@@ -126,7 +126,7 @@ class Tx(ABC):
         for chunk in _chunks(rows):
             params = [value for row in chunk for value in row]
             added += await self.execute(
-                f"INSERT INTO {into} VALUES {_rows(len(chunk), len(chunk[0]))} {tail}", params
+                f"INSERT INTO {into} VALUES {value_rows(len(chunk), len(chunk[0]))} {tail}", params
             )
         return added
 
@@ -215,8 +215,8 @@ CLAIM_SQL = (
 )
 
 
-def _rows(count: int, width: int) -> str:
-    """``(?, ...), (?, ...)``: the VALUES of a multi-row INSERT."""
+def value_rows(count: int, width: int) -> str:
+    """``(?, ...), (?, ...)``: the VALUES of a multi-row INSERT (sqlite.py's too)."""
     return ", ".join(["(" + ", ".join("?" * width) + ")"] * count)
 
 
@@ -434,7 +434,7 @@ class SqlStore(Store):
             # three statements for the round (prepared once, run over its rows), not
             # three per transaction: each is a trip to the store's thread
             await db.executemany(
-                f"INSERT INTO txs ({TX.columns}) VALUES {_rows(1, len(TX.names))} "
+                f"INSERT INTO txs ({TX.columns}) VALUES {value_rows(1, len(TX.names))} "
                 "ON CONFLICT (hash) DO UPDATE SET status = excluded.status, "
                 "sent_at = excluded.sent_at, mined_block = NULL",
                 [TX.values(tx) for tx in txs],
@@ -465,14 +465,14 @@ class SqlStore(Store):
         # The same signed bytes again (a transaction the node refused, signed anew with
         # the same nonce and fees) are the same transaction: the row comes back to life.
         await db.execute(
-            f"INSERT INTO txs ({TX.columns}) VALUES {_rows(1, len(TX.names))} "
+            f"INSERT INTO txs ({TX.columns}) VALUES {value_rows(1, len(TX.names))} "
             "ON CONFLICT (hash) DO UPDATE SET status = excluded.status, "
             "sent_at = excluded.sent_at, mined_block = NULL",
             TX.values(tx),
         )
         for chunk in _chunks(sorted(set(tx.message_ids))):
             await db.execute(
-                f"INSERT INTO tx_messages (tx_hash, message_id) VALUES {_rows(len(chunk), 2)} "
+                f"INSERT INTO tx_messages (tx_hash, message_id) VALUES {value_rows(len(chunk), 2)} "
                 "ON CONFLICT DO NOTHING",
                 [value for i in chunk for value in (tx.hash, i)],
             )
@@ -804,7 +804,7 @@ class SqlStore(Store):
             for chunk in _chunks(ordered):
                 added += await tx.execute(
                     f"INSERT INTO htlc_locks ({', '.join(_NEW_LOCK)}) "
-                    f"VALUES {_rows(len(chunk), len(_NEW_LOCK))} ON CONFLICT DO NOTHING",
+                    f"VALUES {value_rows(len(chunk), len(_NEW_LOCK))} ON CONFLICT DO NOTHING",
                     [value for k in chunk for value in LOCK.values(k, _NEW_LOCK)],
                 )
             return added

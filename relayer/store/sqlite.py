@@ -32,7 +32,15 @@ from relayer.store.schema import (
     outdated,
     render,
 )
-from relayer.store.sql import CLAIM_SQL, Connection, Dialect, Params, SqlStore, Tx
+from relayer.store.sql import (
+    CLAIM_SQL,
+    Connection,
+    Dialect,
+    Params,
+    SqlStore,
+    Tx,
+    value_rows,
+)
 from relayer.store.writer import FileWriterLock, WriterGuard
 
 __all__ = ["CLAIM_SQL", "SQLITE", "SqliteStore"]
@@ -220,13 +228,12 @@ def insert_many(db: sqlite3.Connection, into: str, rows: Sequence[Params], tail:
     if not rows:
         return 0
     width = len(rows[0])
-    one = f"({', '.join('?' * width)})"
     limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     added = start = 0
     for size in statement_sizes(len(rows), max(1, min(INSERT_ROWS, limit // width))):
         part = rows[start : start + size]
         start += size
-        sql = f"INSERT INTO {into} VALUES {', '.join([one] * size)} {tail}"
+        sql = f"INSERT INTO {into} VALUES {value_rows(size, width)} {tail}"
         added += db.execute(sql, list(chain.from_iterable(part))).rowcount
     return added
 
